@@ -1,0 +1,47 @@
+// swift-tools-version: 6.1
+// Relais: a real-time teleconsultation media relay (WebRTC-compatible SFU + signaling).
+//
+// Modules are layered bottom-up; a module only depends on the ones above it in this list:
+//   C*            system libraries from Debian, found with pkg-config (never vendored)
+//   RelaisWire    wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Relais",
+    products: [
+        .library(name: "RelaisWire", targets: ["RelaisWire"]),
+    ],
+    targets: [
+        // MARK: Native libraries (Debian: libsrtp2-dev libssl-dev libopus-dev libvpx-dev)
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
+
+        // MARK: Wire formats
+        .target(
+            name: "RelaisWire",
+            dependencies: ["COpenSSL"],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "NativeLibrariesTests",
+            dependencies: ["CSRTP", "COpenSSL", "COpus", "CVPX"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisWireTests",
+            dependencies: ["RelaisWire"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
