@@ -33,3 +33,29 @@ import Testing
         }
     }
 }
+
+@Suite struct TransportAddressTests {
+    @Test(arguments: [
+        ("127.0.0.1", "127.0.0.1"),
+        ("::1", "::1"),
+        ("2001:db8:1234:5678:11:2233:4455:6677", "2001:db8:1234:5678:11:2233:4455:6677"),
+        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+        ("fe80::", "fe80::"),
+        ("::", "::"),
+    ])
+    func parsesAndPrintsCanonically(text: String, canonical: String) throws {
+        let ip = try #require(IPAddress(text))
+        #expect(ip.description == canonical)
+        #expect(IPAddress(bytes: ip.bytes) == ip)
+    }
+
+    @Test(arguments: ["", "1.2.3", "1.2.3.256", "1.2.3.4.5", "a.b.c.d", ":::", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "g::1"])
+    func rejectsMalformed(text: String) {
+        #expect(IPAddress(text) == nil)
+    }
+
+    @Test func describesWithPort() {
+        #expect(TransportAddress(ip: .loopbackV4, port: 5000).description == "127.0.0.1:5000")
+        #expect(TransportAddress(ip: .loopbackV6, port: 5000).description == "[::1]:5000")
+    }
+}
