@@ -16,6 +16,10 @@ let package = Package(
     products: [
         .library(name: "RelaisWire", targets: ["RelaisWire"]),
     ],
+    dependencies: [
+        // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
     targets: [
         // MARK: Native libraries (Debian: libsrtp2-dev libssl-dev libopus-dev libvpx-dev)
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
@@ -41,6 +45,17 @@ let package = Package(
             dependencies: ["RelaisWire"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSwift
+        ),
+
+        // MARK: Benchmarks (swift package benchmark; allocation thresholds in Benchmarks/Thresholds)
+        .executableTarget(
+            name: "RelaisBenchmarks",
+            dependencies: [
+                "RelaisWire",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/RelaisBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],
     swiftLanguageModes: [.v6]

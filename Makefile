@@ -1,0 +1,22 @@
+# Relais developer commands. `make test` is the test command CI runs (.ci/run).
+SWIFT ?= swift
+
+.PHONY: test unit benchmarks-check benchmarks build server
+
+## Unit, integration and end-to-end tests, then the allocation thresholds of the benchmarks.
+test: unit benchmarks-check
+
+unit:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Fails (exit 2) when a benchmark allocates more than Benchmarks/Thresholds allows.
+benchmarks-check:
+	$(SWIFT) package benchmark thresholds check --path Benchmarks/Thresholds --no-progress
+
+## Full benchmark report (ns per packet, allocations).
+benchmarks:
+	$(SWIFT) package benchmark --no-progress --scale
+
+build:
+	$(SWIFT) build -c release
