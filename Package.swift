@@ -3,7 +3,8 @@
 //
 // Modules are layered bottom-up; a module only depends on the ones above it in this list:
 //   C*            system libraries from Debian, found with pkg-config (never vendored)
-//   RelaisWire    wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
+//   RelaisWire       wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
+//   RelaisTransport  sans-IO cores: ICE (lite server, controlling client), DTLS, SRTP
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -15,6 +16,7 @@ let package = Package(
     name: "Relais",
     products: [
         .library(name: "RelaisWire", targets: ["RelaisWire"]),
+        .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
     ],
     dependencies: [
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
@@ -34,6 +36,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Secure transport: ICE-lite and ICE client, DTLS (OpenSSL memory BIOs), SRTP (libsrtp2)
+        .target(
+            name: "RelaisTransport",
+            dependencies: ["RelaisWire", "COpenSSL", "CSRTP"],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "NativeLibrariesTests",
@@ -44,6 +53,11 @@ let package = Package(
             name: "RelaisWireTests",
             dependencies: ["RelaisWire"],
             resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisTransportTests",
+            dependencies: ["RelaisTransport"],
             swiftSettings: strictSwift
         ),
 

@@ -136,7 +136,10 @@ public struct STUNMessageBuilder {
     }
 
     public mutating func addMessageIntegrity(password: String) throws(BufferTooSmall) {
-        let key = Array(password.utf8)
+        try addMessageIntegrity(key: Array(password.utf8))
+    }
+
+    public mutating func addMessageIntegrity(key: [UInt8]) throws(BufferTooSmall) {
         var failure: BufferTooSmall?
         key.withUnsafeBytes { k in
             do throws(BufferTooSmall) { try addMessageIntegrity(key: k) } catch { failure = error }
