@@ -1,7 +1,7 @@
 # Relais developer commands. `make test` is the test command CI runs (.ci/run).
 SWIFT ?= swift
 
-.PHONY: test unit benchmarks-check benchmarks build server
+.PHONY: test unit benchmarks-check benchmarks build run
 
 ## Unit, integration and end-to-end tests, then the allocation thresholds of the benchmarks.
 test: unit benchmarks-check
@@ -20,3 +20,8 @@ benchmarks:
 
 build:
 	$(SWIFT) build -c release
+
+## Install system dependencies if missing, then run the server with embedded defaults.
+run:
+	bash .ci/run --install-only
+	$(SWIFT) run -c release relais-server

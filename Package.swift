@@ -5,6 +5,8 @@
 //   C*            system libraries from Debian, found with pkg-config (never vendored)
 //   RelaisWire       wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
 //   RelaisTransport  sans-IO cores: ICE (lite server, controlling client), DTLS, SRTP
+//   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
+//   relais-server    the executable (flags, logging, lifecycle)
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -17,8 +19,14 @@ let package = Package(
     products: [
         .library(name: "RelaisWire", targets: ["RelaisWire"]),
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
+        .library(name: "RelaisServer", targets: ["RelaisServer"]),
+        .executable(name: "relais-server", targets: ["relais-server"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -43,6 +51,28 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Server: NIO media loops, rooms (echo), HTTP signaling
+        .target(
+            name: "RelaisServer",
+            dependencies: [
+                "RelaisWire", "RelaisTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "relais-server",
+            dependencies: [
+                "RelaisServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Tests
         .testTarget(
             name: "NativeLibrariesTests",
@@ -58,6 +88,16 @@ let package = Package(
         .testTarget(
             name: "RelaisTransportTests",
             dependencies: ["RelaisTransport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "RelaisServer", "RelaisTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["peers"],
             swiftSettings: strictSwift
         ),
 

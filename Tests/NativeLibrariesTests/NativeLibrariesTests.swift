@@ -7,8 +7,10 @@ import Testing
 /// Each system library links and answers a version query; these fail if pkg-config finds a
 /// header without its library, or a library too old for what later modules call.
 @Suite struct NativeLibrariesTests {
-    @Test func libsrtpInitializesAndReportsVersion2() throws {
-        #expect(srtp_init() == srtp_err_status_ok)
+    @Test func libsrtpReportsVersion2WithAESGCM() throws {
+        // srtp_init is not called here: it is not thread-safe, and the transport tests running in
+        // parallel initialise libsrtp once through RelaisTransport.
+        #expect(srtp_get_version() >> 24 == 2)
         let version = String(cString: srtp_get_version_string())
         #expect(version.hasPrefix("libsrtp2 2."), "got \(version)")
         // AES-GCM must be available: the relay prefers it whenever the peer offers it.

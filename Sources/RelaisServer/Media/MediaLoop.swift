@@ -1,0 +1,370 @@
+public import NIOCore
+import NIOPosix
+public import Logging
+public import RelaisWire
+public import RelaisTransport
+
+/// Identifies a transport within its media loop.
+public typealias TransportID = Int
+
+/// What a transport's decrypted media is for. A closed set of concrete cases, so the hot path
+/// dispatches with a switch, not through an existential.
+enum TransportPurpose {
+    /// Pre-consultation equipment test: media goes back to the sender.
+    case echo(EchoSession)
+}
+
+/// Per-transport state the loop keeps beside the sans-IO core.
+final class TransportEntry {
+    let id: TransportID
+    let transport: WebRTCTransport
+    var purpose: TransportPurpose
+    /// NIO addresses of validated peer addresses, kept so sending never parses text.
+    var socketAddresses: [TransportAddress: SocketAddress] = [:]
+    var sendSocketAddress: SocketAddress?
+    let created: Instant
+
+    init(id: TransportID, transport: WebRTCTransport, purpose: TransportPurpose, created: Instant) {
+        self.id = id
+        self.transport = transport
+        self.purpose = purpose
+        self.created = created
+    }
+}
+
+/// Counters of one media loop, read by stats snapshots.
+public struct MediaLoopCounters: Sendable, Equatable {
+    public var datagramsIn = 0
+    public var datagramsOut = 0
+    /// Datagrams no transport claimed (unknown ufrag, unvalidated address, garbage).
+    public var unrouted = 0
+    public var drops: [TransportDropReason: Int] = [:]
+    public var transportsOpened = 0
+    public var transportsClosed = 0
+    public var consentExpiries = 0
+    public var dtlsFailures = 0
+}
+
+/// Everything media on one event loop: its UDP socket, its transports and their rooms.
+///
+/// All state is confined to `eventLoop` (the channel handler and timers run there; other
+/// threads hop in with `eventLoop.execute`/`submit`), so the media path takes no locks. The loop
+/// owns two scratch buffers: a datagram is copied once from NIO's receive buffer into `receive`,
+/// decrypted and rewritten there, and protected into an outgoing ByteBuffer.
+public final class MediaLoop {
+    public let eventLoop: any EventLoop
+    let configuration: TransportConfiguration
+    let certificate: DTLSCertificate
+    let logger: Logger
+    /// The address advertised in candidates (the bound socket's).
+    public private(set) var localAddress: TransportAddress?
+
+    private var channel: (any Channel)?
+    private var router = ICEPortRouter<TransportID>()
+    private var entries: [TransportID: TransportEntry] = [:]
+    private var nextID: TransportID = 1
+    private var timer: RepeatedTask?
+    /// Final snapshots of closed transports, newest last, bounded.
+    private var recentlyClosed: [TransportSnapshot] = []
+    static let closedHistory = 64
+    public private(set) var counters = MediaLoopCounters()
+
+    /// Receive scratch: one datagram, decrypted in place, with room for re-protection trailers.
+    private let receive: UnsafeMutableRawBufferPointer
+    /// Transmit scratch for packets the relay composes (translated or generated RTCP).
+    private let transmit: UnsafeMutableRawBufferPointer
+    static let scratchSize = 2048
+
+    public init(eventLoop: any EventLoop, configuration: TransportConfiguration, certificate: DTLSCertificate, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.certificate = certificate
+        self.logger = logger
+        self.receive = .allocate(byteCount: Self.scratchSize, alignment: 16)
+        self.transmit = .allocate(byteCount: Self.scratchSize, alignment: 16)
+    }
+
+    deinit {
+        receive.deallocate()
+        transmit.deallocate()
+    }
+
+    /// Monotonic time for the cores.
+    static func now() -> Instant {
+        Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds)
+    }
+
+    // MARK: - Lifecycle (on the loop)
+
+    /// Binds the UDP socket and starts the timer tick. Call on `eventLoop`.
+    func bind(host: String, port: Int) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        // Closures below run on this loop; the loop-bound box makes that confinement explicit.
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        let bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.scratchSize))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(MediaChannelHandler(loop: this.value))
+                }
+            }
+        return bootstrap.bind(host: host, port: port).map { channel in
+            let loop = this.value
+            loop.channel = channel
+            loop.localAddress = channel.localAddress.flatMap(TransportAddress.init)
+            loop.timer = loop.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
+                this.value.tick()
+            }
+        }
+    }
+
+    func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        for entry in entries.values {
+            entry.transport.close(reason: "server shutting down")
+            flushControl(entry)
+        }
+        channel?.flush()
+        timer?.cancel()
+        entries.removeAll()
+        return channel?.close() ?? eventLoop.makeSucceededVoidFuture()
+    }
+
+    // MARK: - Transports (on the loop)
+
+    /// Creates a transport for a peer that sent `remoteUfrag` and `remoteFingerprint` in its SDP.
+    func addTransport(
+        remoteUfrag: String?, remoteFingerprint: DTLSFingerprint, purpose: TransportPurpose
+    ) throws -> (id: TransportID, credentials: ICECredentials) {
+        eventLoop.preconditionInEventLoop()
+        let credentials = ICECredentials.random()
+        let now = Self.now()
+        let transport = try WebRTCTransport(
+            localCredentials: credentials, remoteUfrag: remoteUfrag, certificate: certificate,
+            remoteFingerprint: remoteFingerprint, configuration: configuration, now: now)
+        let id = nextID
+        nextID += 1
+        entries[id] = TransportEntry(id: id, transport: transport, purpose: purpose, created: now)
+        router.register(ufrag: credentials.ufrag, for: id)
+        counters.transportsOpened += 1
+        logger.info("transport opened", metadata: ["transport": "\(id)", "ufrag": "\(credentials.ufrag)"])
+        return (id, credentials)
+    }
+
+    func removeTransport(_ id: TransportID, reason: String) {
+        guard let entry = entries[id] else { return }
+        entry.transport.close(reason: reason)
+        flushControl(entry)
+        if let snapshot = transportSnapshot(id) {
+            recentlyClosed.append(snapshot)
+            if recentlyClosed.count > Self.closedHistory { recentlyClosed.removeFirst() }
+        }
+        entries.removeValue(forKey: id)
+        router.remove(id)
+        counters.transportsClosed += 1
+        logger.info("transport closed", metadata: ["transport": "\(id)", "reason": "\(reason)"])
+    }
+
+    /// A snapshot for tests and stats: the transport's counters and state.
+    func transportSnapshot(_ id: TransportID) -> TransportSnapshot? {
+        guard let entry = entries[id] else { return nil }
+        let t = entry.transport
+        return TransportSnapshot(
+            id: id, connected: t.isConnected, closed: t.isClosed, profile: t.srtp?.profile,
+            selected: t.ice.selected, stats: t.stats, srtpCounters: t.srtpCounters, drops: t.drops)
+    }
+
+    public var transportCount: Int { entries.count }
+
+    /// Snapshots of live transports, then of the most recently closed ones.
+    func allSnapshots() -> [TransportSnapshot] {
+        entries.keys.sorted().compactMap(transportSnapshot) + recentlyClosed
+    }
+
+    // MARK: - Datagram path (on the loop)
+
+    func handleDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        counters.datagramsIn += 1
+        let data = envelope.data
+        let length = data.readableBytes
+        guard length > 0, length <= Self.scratchSize - SRTPSession.maxTrailer,
+              let source = TransportAddress(envelope.remoteAddress)
+        else {
+            counters.unrouted += 1
+            return
+        }
+        data.withUnsafeReadableBytes { bytes in
+            receive.copyMemory(from: bytes)
+        }
+        let view = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+        let id: TransportID?
+        let isSTUN = PacketClass.classify(view) == .stun
+        if isSTUN {
+            if let message = try? STUNMessageView(parsing: view) {
+                id = router.transport(forSTUN: message, from: source)
+            } else {
+                id = nil
+            }
+        } else {
+            id = router.transport(forAddress: source)
+        }
+        guard let id, let entry = entries[id] else {
+            counters.unrouted += 1
+            return
+        }
+        let now = Self.now()
+        let result = entry.transport.handleDatagram(receive, length: length, from: source, now: now)
+        switch result {
+        case .rtp(let n):
+            forwardRTP(entry: entry, length: n)
+        case .rtcp(let n):
+            forwardRTCP(entry: entry, length: n)
+        case .handled:
+            if isSTUN, entry.transport.ice.isValidated(source), entry.socketAddresses[source] == nil {
+                entry.socketAddresses[source] = envelope.remoteAddress
+                router.bind(source, to: id)
+                if entry.sendSocketAddress == nil { entry.sendSocketAddress = envelope.remoteAddress }
+            }
+        case .dropped(let reason):
+            counters.drops[reason, default: 0] += 1
+        }
+        flushControl(entry)
+        handleEvents(entry)
+    }
+
+    private func forwardRTP(entry: TransportEntry, length: Int) {
+        switch entry.purpose {
+        case .echo(let echo):
+            switch echo.rewriteRTP(receive, length: length) {
+            case .drop:
+                return
+            case .echoAfterKeyframeRequest:
+                sendRTCP(entry: entry, length: echo.buildKeyframeRequest(into: transmit))
+            case .echo:
+                break
+            }
+            sendProtectedRTP(entry: entry, length: length)
+        }
+    }
+
+    private func forwardRTCP(entry: TransportEntry, length: Int) {
+        switch entry.purpose {
+        case .echo(let echo):
+            let input = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+            sendRTCP(entry: entry, length: echo.translateRTCP(input, output: transmit))
+        }
+    }
+
+    /// Protects and sends the RTCP compound of `length` bytes in the transmit scratch.
+    private func sendRTCP(entry: TransportEntry, length: Int) {
+        guard length > 0, let protected = entry.transport.protectRTCP(transmit, length: length) else { return }
+        send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<protected]))
+    }
+
+    private func sendProtectedRTP(entry: TransportEntry, length: Int) {
+        guard let protected = entry.transport.protectRTP(receive, length: length) else { return }
+        send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<protected]))
+    }
+
+    private func send(entry: TransportEntry, bytes: UnsafeRawBufferPointer) {
+        guard let channel, let destination = entry.sendSocketAddress else { return }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        channel.write(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+        counters.datagramsOut += 1
+    }
+
+    /// Sends queued STUN responses and DTLS flights.
+    private func flushControl(_ entry: TransportEntry) {
+        guard let channel else { return }
+        while let (bytes, destination) = entry.transport.pollTransmit() {
+            let address: SocketAddress
+            if let known = entry.socketAddresses[destination] {
+                address = known
+            } else if let parsed = try? destination.socketAddress() {
+                address = parsed  // error responses to addresses that never validated
+            } else {
+                continue
+            }
+            var buffer = channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+            counters.datagramsOut += 1
+        }
+    }
+
+    private func handleEvents(_ entry: TransportEntry) {
+        while let event = entry.transport.pollEvent() {
+            switch event {
+            case .selected(let address):
+                entry.sendSocketAddress = entry.socketAddresses[address] ?? entry.sendSocketAddress
+                logger.info("ICE selected", metadata: ["transport": "\(entry.id)", "peer": "\(address)"])
+            case .connected(let profile):
+                logger.info("DTLS connected", metadata: ["transport": "\(entry.id)", "srtp": "\(profile)"])
+            case .failed(let reason):
+                counters.dtlsFailures += 1
+                logger.warning("transport failed", metadata: ["transport": "\(entry.id)", "reason": "\(reason)"])
+                removeTransport(entry.id, reason: reason)
+            case .closed(let reason):
+                if reason.contains("consent") { counters.consentExpiries += 1 }
+                removeTransport(entry.id, reason: reason)
+            }
+        }
+    }
+
+    func flush() {
+        channel?.flush()
+    }
+
+    // MARK: - Timers (on the loop)
+
+    private func tick() {
+        let now = Self.now()
+        for entry in Array(entries.values) {
+            guard let deadline = entry.transport.nextDeadline, deadline <= now else { continue }
+            entry.transport.handleTimeout(now: now)
+            flushControl(entry)
+            handleEvents(entry)
+        }
+        channel?.flush()
+    }
+}
+
+/// A Sendable copy of one transport's state, for tests, logs and the admin API.
+public struct TransportSnapshot: Sendable, Equatable {
+    public var id: TransportID
+    public var connected: Bool
+    public var closed: Bool
+    public var profile: SRTPProfile?
+    public var selected: TransportAddress?
+    public var stats: WebRTCTransport.Stats
+    public var srtpCounters: SRTPCounters
+    public var drops: [TransportDropReason: Int]
+}
+
+/// Thin NIO adapter: hands each datagram to the loop and flushes once per read batch, so the
+/// responses to a batch leave in one sendmmsg.
+final class MediaChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let loop: MediaLoop
+
+    init(loop: MediaLoop) {
+        self.loop = loop
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        loop.handleDatagram(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable and the like surface here; a UDP relay keeps going.
+        loop.logger.debug("media socket error", metadata: ["error": "\(error)"])
+    }
+}

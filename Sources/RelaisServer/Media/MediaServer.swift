@@ -1,0 +1,112 @@
+public import NIOCore
+import NIOPosix
+public import Logging
+public import RelaisWire
+public import RelaisTransport
+import Synchronization
+
+/// Where and how the relay listens for media.
+public struct MediaConfiguration: Sendable {
+    /// Address the UDP sockets bind to and advertise in candidates. Loopback by default, so a
+    /// development relay is never reachable from the network by accident.
+    public var host = "127.0.0.1"
+    /// First UDP port; loop `i` binds `port + i`. 0 lets the OS choose (tests).
+    public var port = 40_000
+    /// Media event loops (one UDP socket each); 0 means one per core.
+    public var loops = 1
+    public var transport = TransportConfiguration()
+
+    public init() {}
+}
+
+/// The media plane: a set of `MediaLoop`s, each confined to its own event loop.
+///
+/// This is the Sendable façade the signaling side talks to; it hops onto the right loop for
+/// every operation, and the loops never share state.
+public final class MediaServer: Sendable {
+    public let certificate: DTLSCertificate
+    let loops: [NIOLoopBound<MediaLoop>]
+    public let localAddresses: [TransportAddress]
+    let logger: Logger
+    private let nextLoop = Atomic<Int>(0)
+
+    private init(certificate: DTLSCertificate, loops: [NIOLoopBound<MediaLoop>], localAddresses: [TransportAddress], logger: Logger) {
+        self.certificate = certificate
+        self.loops = loops
+        self.localAddresses = localAddresses
+        self.logger = logger
+    }
+
+    /// Binds the media sockets on `group`'s event loops.
+    public static func start(
+        configuration: MediaConfiguration, certificate: DTLSCertificate, group: any EventLoopGroup, logger: Logger
+    ) async throws -> MediaServer {
+        let count = configuration.loops > 0 ? configuration.loops : System.coreCount
+        var loops: [NIOLoopBound<MediaLoop>] = []
+        var addresses: [TransportAddress] = []
+        for i in 0..<count {
+            let eventLoop = group.next()
+            let port = configuration.port == 0 ? 0 : configuration.port + i
+            let (bound, address) = try await eventLoop.flatSubmit { () -> EventLoopFuture<(NIOLoopBound<MediaLoop>, TransportAddress?)> in
+                let loop = MediaLoop(eventLoop: eventLoop, configuration: configuration.transport, certificate: certificate, logger: logger)
+                return loop.bind(host: configuration.host, port: port).map {
+                    (NIOLoopBound(loop, eventLoop: eventLoop), loop.localAddress)
+                }
+            }.get()
+            guard let address else { throw MediaServerError.bindFailed(configuration.host, port) }
+            loops.append(bound)
+            addresses.append(address)
+            logger.info("media loop listening", metadata: ["loop": "\(i)", "address": "\(address)"])
+        }
+        return MediaServer(certificate: certificate, loops: loops, localAddresses: addresses, logger: logger)
+    }
+
+    /// Picks a loop for a new room (round robin) and returns its index.
+    func pickLoop() -> Int {
+        nextLoop.add(1, ordering: .relaxed).oldValue % loops.count
+    }
+
+    /// Runs `body` on loop `index` with its MediaLoop.
+    func onLoop<T: Sendable>(_ index: Int, _ body: @escaping @Sendable (MediaLoop) throws -> T) async throws -> T {
+        let bound = loops[index]
+        return try await bound.eventLoop.submit { try body(bound.value) }.get()
+    }
+
+    public var loopCount: Int { loops.count }
+
+    /// Snapshot of one transport, for tests and stats.
+    public func snapshot(loop: Int, transport: TransportID) async throws -> TransportSnapshot? {
+        try await onLoop(loop) { $0.transportSnapshot(transport) }
+    }
+
+    /// Snapshots of live and recently closed transports on every loop.
+    public func snapshots() async throws -> [TransportSnapshot] {
+        var all: [TransportSnapshot] = []
+        for i in loops.indices { all += try await onLoop(i) { $0.allSnapshots() } }
+        return all
+    }
+
+    /// Counters of every loop.
+    public func counters() async throws -> [MediaLoopCounters] {
+        var all: [MediaLoopCounters] = []
+        for i in loops.indices { all.append(try await onLoop(i) { $0.counters }) }
+        return all
+    }
+
+    /// Closes every transport (DTLS close_notify) and socket.
+    public func shutdown() async {
+        for bound in loops {
+            try? await bound.eventLoop.flatSubmit { bound.value.shutdown() }.get()
+        }
+    }
+}
+
+public enum MediaServerError: Error, CustomStringConvertible {
+    case bindFailed(String, Int)
+
+    public var description: String {
+        switch self {
+        case .bindFailed(let host, let port): "could not bind media socket on \(host):\(port)"
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import RelaisWire
+
+/// The echo room's media logic for one participant: the pre-consultation equipment test.
+///
+/// A cart sends its camera and microphone and gets them back through the full relay path
+/// (unprotect, rewrite, protect), so it sees exactly what an expert would see through the relay.
+/// Media returns under the SSRCs the answer declared; feedback about those SSRCs (NACK, PLI, FIR)
+/// is turned into feedback about the sender's own streams, so the sender's encoder and
+/// retransmission logic work as in a real consultation.
+final class EchoSession {
+    enum Kind { case audio, video }
+
+    /// The SSRCs the answer declares for media sent back.
+    let videoSSRC: UInt32
+    let audioSSRC: UInt32
+    /// The sender's SSRCs, learned from the first packet of each kind.
+    private(set) var peerVideoSSRC: UInt32?
+    private(set) var peerAudioSSRC: UInt32?
+    /// Payload type to kind, indexed by PT (0...127); nil for payload types not negotiated.
+    private var kinds: [Kind?]
+
+    private(set) var rtpEchoed = 0
+    private(set) var feedbackTranslated = 0
+
+    init(videoSSRC: UInt32, audioSSRC: UInt32, videoPayloadTypes: [UInt8], audioPayloadTypes: [UInt8]) {
+        self.videoSSRC = videoSSRC
+        self.audioSSRC = audioSSRC
+        var kinds = [Kind?](repeating: nil, count: 128)
+        for pt in videoPayloadTypes where pt < 128 { kinds[Int(pt)] = .video }
+        for pt in audioPayloadTypes where pt < 128 { kinds[Int(pt)] = .audio }
+        self.kinds = kinds
+    }
+
+    enum RTPAction: Equatable {
+        case drop
+        case echo
+        /// Echo, and ask the sender for a keyframe first: a new video stream started.
+        case echoAfterKeyframeRequest
+    }
+
+    /// Rewrites the SSRC of a decrypted RTP packet in place to the declared one.
+    func rewriteRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> RTPAction {
+        guard length >= RTPPacketView.fixedHeaderLength else { return .drop }
+        let bytes = UnsafeRawBufferPointer(buffer)
+        guard let kind = kinds[Int(bytes[1] & 0x7F)] else { return .drop }
+        let ssrc = bytes.u32(at: 8)
+        var action = RTPAction.echo
+        switch kind {
+        case .video:
+            if peerVideoSSRC != ssrc {
+                peerVideoSSRC = ssrc
+                action = .echoAfterKeyframeRequest
+            }
+            buffer.setU32(videoSSRC, at: 8)
+        case .audio:
+            peerAudioSSRC = ssrc
+            buffer.setU32(audioSSRC, at: 8)
+        }
+        rtpEchoed += 1
+        return action
+    }
+
+    /// The sender's SSRC for one of the declared SSRCs (or the reverse), for feedback translation.
+    private func mirror(_ ssrc: UInt32) -> UInt32? {
+        switch ssrc {
+        case videoSSRC: return peerVideoSSRC
+        case audioSSRC: return peerAudioSSRC
+        case peerVideoSSRC: return videoSSRC
+        case peerAudioSSRC: return audioSSRC
+        default: return nil
+        }
+    }
+
+    /// Translates a decrypted RTCP compound from the sender into the compound to send back.
+    ///
+    /// Keeps the sender report (as a report about the echoed stream, which keeps RTP timestamps, so
+    /// lip sync holds), and NACK, PLI and FIR about echoed streams (turned into requests about the
+    /// sender's own streams); drops receiver reports, SDES, BYE, APP and congestion feedback, which
+    /// describe the sender's own view. Writes into `output`; returns the length (0: nothing to send).
+    func translateRTCP(_ input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) -> Int {
+        var writer = ByteWriter(output)
+        // RFC 3550 §6.1: a compound starts with SR or RR. Use the sender's SR if it has one.
+        var cursor = RTCPWalk(input)
+        var wroteReport = false
+        while let packet = cursor.next() {
+            guard packet.type == 200, packet.length >= 28, let mirrored = mirror(input.u32(at: packet.offset + 4)) else { continue }
+            // Sender info only: drop report blocks (they describe streams the sender receives).
+            guard (try? writer.write(UInt8(0x80))) != nil, (try? writer.write(UInt8(200))) != nil,
+                  (try? writer.write(UInt16(6))) != nil, (try? writer.write(mirrored)) != nil,
+                  (try? writer.write(bytes: UnsafeRawBufferPointer(rebasing: input[(packet.offset + 8)..<(packet.offset + 28)]))) != nil
+            else { return 0 }
+            wroteReport = true
+        }
+        let reportEnd = writer.position
+        cursor = RTCPWalk(input)
+        while let packet = cursor.next() {
+            let fmt = input[packet.offset] & 0x1F
+            let keep: Bool
+            switch (packet.type, fmt) {
+            case (205, 1), (206, 1), (206, 4): keep = packet.length >= 12
+            default: keep = false
+            }
+            guard keep else { continue }
+            let start = writer.position
+            guard (try? writer.write(bytes: UnsafeRawBufferPointer(rebasing: input[packet.offset..<(packet.offset + packet.length)]))) != nil
+            else { return 0 }
+            if packet.type == 206, fmt == 4 {
+                // FIR carries the target SSRCs in its FCI entries (RFC 5104 §4.3.1.1).
+                var entry = start + 12
+                while entry + 8 <= start + packet.length {
+                    if let m = mirror(UnsafeRawBufferPointer(output).u32(at: entry)) { output.setU32(m, at: entry) }
+                    entry += 8
+                }
+            } else if let m = mirror(UnsafeRawBufferPointer(output).u32(at: start + 8)) {
+                output.setU32(m, at: start + 8)
+            } else {
+                writer = ByteWriter(output, position: start)  // about no stream we echo: drop it
+                continue
+            }
+            feedbackTranslated += 1
+        }
+        if writer.position == reportEnd, !wroteReport { return 0 }  // nothing worth sending
+        if !wroteReport {
+            // Prefix an empty RR from the echoed video stream so the compound is well-formed.
+            let body = writer.position
+            guard body + 8 <= output.count else { return 0 }
+            UnsafeMutableRawBufferPointer(rebasing: output[8..<(body + 8)]).copyMemory(
+                from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(output)[0..<body]))
+            output[0] = 0x80
+            output[1] = 201
+            output.setU16(1, at: 2)
+            output.setU32(videoSSRC, at: 4)
+            return body + 8
+        }
+        return writer.position
+    }
+
+    /// A PLI (RFC 4585 §6.3.1) asking the sender for a keyframe of its video; 0 if unknown yet.
+    func buildKeyframeRequest(into output: UnsafeMutableRawBufferPointer) -> Int {
+        guard let peerVideoSSRC, output.count >= 20 else { return 0 }
+        // Empty RR first (compound rule), then the PLI.
+        output[0] = 0x80; output[1] = 201; output.setU16(1, at: 2); output.setU32(videoSSRC, at: 4)
+        output[8] = 0x81; output[9] = 206; output.setU16(2, at: 10)
+        output.setU32(videoSSRC, at: 12)
+        output.setU32(peerVideoSSRC, at: 16)
+        return 20
+    }
+}
+
+/// Walks the packets of an RTCP compound by their headers, stopping at the first that lies about
+/// its length. Only what the echo needs: offset, type and byte length of each packet.
+struct RTCPWalk {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func next() -> (offset: Int, type: UInt8, length: Int)? {
+        guard offset + 4 <= bytes.count, bytes[offset] >> 6 == 2 else { return nil }
+        let length = (Int(bytes.u16(at: offset + 2)) + 1) * 4
+        guard offset + length <= bytes.count else { return nil }
+        defer { offset += length }
+        return (offset, bytes[offset + 1], length)
+    }
+}

@@ -1,0 +1,274 @@
+public import RelaisWire
+
+/// Why a transport dropped a datagram. The owner counts each one; none affects other transports.
+public enum TransportDropReason: Hashable, Sendable {
+    /// DTLS or media from an address that never passed an ICE check.
+    case unvalidatedSource
+    /// SRTP or SRTCP before DTLS produced keys.
+    case notConnected
+    case stun(ICEDropReason)
+    case srtp(SRTPError)
+    /// A first byte that RFC 7983 assigns to nothing WebRTC sends here (ZRTP, TURN channels, junk).
+    case unknownPacket
+    case closed
+}
+
+/// What became of a datagram handed to `WebRTCTransport.handleDatagram`.
+public enum TransportReceive: Equatable, Sendable {
+    /// Decrypted RTP of `length` bytes, in place at the start of the buffer.
+    case rtp(length: Int)
+    /// Decrypted RTCP compound of `length` bytes, in place.
+    case rtcp(length: Int)
+    /// STUN or DTLS, consumed by the transport (responses wait in `pollTransmit`).
+    case handled
+    case dropped(TransportDropReason)
+}
+
+/// Lifecycle events the owner reacts to.
+public enum TransportEvent: Equatable, Sendable {
+    /// ICE selected (or moved to) this peer address.
+    case selected(TransportAddress)
+    /// DTLS completed and SRTP is keyed: media may flow.
+    case connected(SRTPProfile)
+    /// The transport is unusable: DTLS failed (e.g. fingerprint mismatch) or SRTP could not be keyed.
+    case failed(String)
+    /// Consent expired or the peer closed DTLS.
+    case closed(String)
+}
+
+/// Sizes, timeouts and policies of the relay's transports.
+public struct TransportConfiguration: Sendable {
+    /// RFC 7675 consent timeout; also reaps transports that never get a check.
+    public var consentTimeout: Duration = .seconds(30)
+    /// SRTP profiles offered in DTLS `use_srtp`, most preferred first.
+    public var srtpProfiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMSHA1_80]
+    /// DTLS records are sized to fit this path MTU.
+    public var mtu = 1200
+
+    public init() {}
+}
+
+/// One peer's secure transport at the relay: ICE-lite, DTLS server and SRTP, sans-IO.
+///
+/// The media loop hands it every datagram the port router attributed to it; it answers STUN,
+/// drives DTLS, decrypts SRTP in place and returns what the payload is. Control datagrams it
+/// produces (STUN responses, DTLS flights) wait in `pollTransmit`; media is protected on demand by
+/// the forwarding code through `protectRTP`/`protectRTCP`. Owned by one event loop; not Sendable.
+public final class WebRTCTransport {
+    public private(set) var ice: ICELiteAgent
+    public let dtls: DTLSEndpoint
+    public private(set) var srtp: SRTPContext?
+    public private(set) var drops: [TransportDropReason: Int] = [:]
+    public private(set) var isClosed = false
+    /// Packets and bytes received (after decryption) and sent (before encryption).
+    public private(set) var stats = Stats()
+
+    public struct Stats: Sendable, Equatable {
+        public var rtpIn = 0, rtcpIn = 0, rtpOut = 0, rtcpOut = 0
+        public var bytesIn = 0, bytesOut = 0
+    }
+
+    private var outbox: [(bytes: [UInt8], destination: TransportAddress)] = []
+    private var events: [TransportEvent] = []
+    private var dtlsStarted = false
+
+    public init(
+        localCredentials: ICECredentials, remoteUfrag: String?, certificate: DTLSCertificate,
+        remoteFingerprint: DTLSFingerprint, configuration: TransportConfiguration, now: Instant
+    ) throws(DTLSError) {
+        self.ice = ICELiteAgent(local: localCredentials, remoteUfrag: remoteUfrag, consentTimeout: configuration.consentTimeout)
+        self.dtls = try DTLSEndpoint(
+            role: .server, certificate: certificate, remoteFingerprint: remoteFingerprint,
+            profiles: configuration.srtpProfiles, mtu: configuration.mtu)
+        ice.armConsent(now: now)
+    }
+
+    /// The peer address media goes to.
+    public var sendAddress: TransportAddress? { ice.sendAddress }
+
+    public var isConnected: Bool { srtp != nil && !isClosed }
+
+    /// Handles one datagram from `source`. SRTP and SRTCP are decrypted in place within `buffer`
+    /// (whose first `length` bytes are the datagram); `scratch` receives nothing the caller must read.
+    public func handleDatagram(
+        _ buffer: UnsafeMutableRawBufferPointer, length: Int, from source: TransportAddress, now: Instant
+    ) -> TransportReceive {
+        guard !isClosed else { return drop(.closed) }
+        let datagram = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length])
+        switch PacketClass.classify(datagram) {
+        case .stun:
+            return handleSTUN(datagram, from: source, now: now)
+        case .dtls:
+            guard ice.isValidated(source) else { return drop(.unvalidatedSource) }
+            dtls.handleDatagram(datagram, now: now)
+            drainDTLS(now: now)
+            return .handled
+        case .rtp:
+            guard ice.isValidated(source) else { return drop(.unvalidatedSource) }
+            guard let srtp else { return drop(.notConnected) }
+            do {
+                let n = try srtp.inbound.unprotectRTP(buffer, length: length)
+                stats.rtpIn += 1
+                stats.bytesIn += n
+                return .rtp(length: n)
+            } catch {
+                srtp.counters.count(error)
+                return drop(.srtp(error))
+            }
+        case .rtcp:
+            guard ice.isValidated(source) else { return drop(.unvalidatedSource) }
+            guard let srtp else { return drop(.notConnected) }
+            do {
+                let n = try srtp.inbound.unprotectRTCP(buffer, length: length)
+                stats.rtcpIn += 1
+                return .rtcp(length: n)
+            } catch {
+                srtp.counters.count(error)
+                return drop(.srtp(error))
+            }
+        case .zrtp, .turnChannel, .unknown:
+            return drop(.unknownPacket)
+        }
+    }
+
+    /// Encrypts an RTP packet in place for sending; nil (and counted) when not connected or refused.
+    @inline(__always)
+    public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        guard let srtp, !isClosed else { return nil }
+        do {
+            let n = try srtp.outbound.protectRTP(buffer, length: length)
+            stats.rtpOut += 1
+            stats.bytesOut += length
+            return n
+        } catch {
+            srtp.counters.count(error)
+            return nil
+        }
+    }
+
+    /// Encrypts an RTCP compound in place for sending.
+    public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        guard let srtp, !isClosed else { return nil }
+        do {
+            let n = try srtp.outbound.protectRTCP(buffer, length: length)
+            stats.rtcpOut += 1
+            return n
+        } catch {
+            srtp.counters.count(error)
+            return nil
+        }
+    }
+
+    /// The next control datagram to send (STUN response, DTLS flight).
+    public func pollTransmit() -> (bytes: [UInt8], destination: TransportAddress)? {
+        outbox.isEmpty ? nil : outbox.removeFirst()
+    }
+
+    public func pollEvent() -> TransportEvent? {
+        events.isEmpty ? nil : events.removeFirst()
+    }
+
+    /// The earliest of the ICE consent deadline and the DTLS retransmission timer.
+    public var nextDeadline: Instant? {
+        guard !isClosed else { return nil }
+        switch (ice.nextDeadline, dtls.nextTimeout) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (nil, nil): return nil
+        }
+    }
+
+    public func handleTimeout(now: Instant) {
+        guard !isClosed else { return }
+        ice.handleTimeout(now: now)
+        while let event = ice.pollEvent() { handleICEEvent(event) }
+        if let t = dtls.nextTimeout, t <= now {
+            dtls.handleTimeout(now: now)
+            drainDTLS(now: now)
+        }
+    }
+
+    /// Accepts an ICE restart: new remote ufrag; DTLS and SRTP continue (RFC 8445 §9, JSEP §5.2.1).
+    public func restartICE(remoteUfrag: String?) {
+        ice.restart(remoteUfrag: remoteUfrag)
+    }
+
+    /// Sends close_notify and stops handling input.
+    public func close(reason: String) {
+        guard !isClosed else { return }
+        dtls.close()
+        flushDTLSDatagrams()
+        isClosed = true
+        events.append(.closed(reason))
+    }
+
+    public var srtpCounters: SRTPCounters { srtp?.counters ?? SRTPCounters() }
+
+    // MARK: - Internals
+
+    private func drop(_ reason: TransportDropReason) -> TransportReceive {
+        drops[reason, default: 0] += 1
+        return .dropped(reason)
+    }
+
+    private func handleSTUN(_ datagram: UnsafeRawBufferPointer, from source: TransportAddress, now: Instant) -> TransportReceive {
+        var response: [UInt8] = []
+        let outcome = withUnsafeTemporaryAllocation(byteCount: 512, alignment: 8) { scratch in
+            let outcome = ice.handleSTUN(datagram, from: source, now: now, scratch: scratch)
+            switch outcome {
+            case .respond(let n), .refuse(_, let n?):
+                response = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
+            default:
+                break
+            }
+            return outcome
+        }
+        if !response.isEmpty { outbox.append((response, source)) }
+        while let event = ice.pollEvent() { handleICEEvent(event) }
+        switch outcome {
+        case .respond: return .handled
+        case .refuse(let reason, _), .drop(let reason): return drop(.stun(reason))
+        }
+    }
+
+    private func handleICEEvent(_ event: ICELiteEvent) {
+        switch event {
+        case .selected(let address):
+            events.append(.selected(address))
+        case .consentExpired:
+            isClosed = true
+            events.append(.closed("ICE consent expired"))
+        }
+    }
+
+    private func drainDTLS(now: Instant) {
+        flushDTLSDatagrams()
+        while let event = dtls.pollEvent() {
+            switch event {
+            case .connected(let keys):
+                do {
+                    srtp = try SRTPContext(keys: keys)
+                    events.append(.connected(keys.profile))
+                } catch {
+                    events.append(.failed("SRTP setup failed: \(error)"))
+                }
+            case .failed(let failure):
+                events.append(.failed("DTLS: \(failure)"))
+            case .closed:
+                isClosed = true
+                events.append(.closed("DTLS close_notify"))
+            }
+        }
+    }
+
+    private func flushDTLSDatagrams() {
+        guard let destination = ice.sendAddress else {
+            while dtls.pollDatagram() != nil {}
+            return
+        }
+        while let datagram = dtls.pollDatagram() {
+            outbox.append((datagram, destination))
+        }
+    }
+}

@@ -1,0 +1,252 @@
+/// Why a text is not a usable SDP (RFC 8866). Line numbers are 1-based.
+public enum SDPError: Error, Equatable, Sendable, CustomStringConvertible {
+    case empty
+    case tooLarge(bytes: Int, limit: Int)
+    case tooManyLines(limit: Int)
+    /// The first line is not `v=0`.
+    case missingVersion
+    /// A line without `<type>=`.
+    case missingEquals(line: Int)
+    /// A type letter RFC 8866 does not define.
+    case unknownLineType(line: Int, type: String)
+    /// A line whose fields do not parse (bad `m=` port, `o=` with missing fields...).
+    case malformedLine(line: Int, reason: String)
+    /// A known attribute whose value does not parse, found by a typed accessor.
+    case malformedAttribute(name: String, value: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .empty: "empty SDP"
+        case .tooLarge(let bytes, let limit): "SDP of \(bytes) bytes exceeds \(limit)"
+        case .tooManyLines(let limit): "SDP has more than \(limit) lines"
+        case .missingVersion: "SDP must start with v=0"
+        case .missingEquals(let line): "line \(line) has no '='"
+        case .unknownLineType(let line, let type): "line \(line): unknown line type '\(type)'"
+        case .malformedLine(let line, let reason): "line \(line): \(reason)"
+        case .malformedAttribute(let name, let value, let reason): "a=\(name):\(value): \(reason)"
+        }
+    }
+}
+
+/// One SDP line kept exactly as received (`type=value`), so a description re-serializes byte for
+/// byte, including every line this module does not interpret.
+public struct SDPLine: Equatable, Sendable {
+    public var type: Character
+    public var value: String
+
+    public init(type: Character, value: String) {
+        self.type = type
+        self.value = value
+    }
+
+    /// For `a=` lines: the attribute name (before the first colon).
+    public var attributeName: Substring? {
+        guard type == "a" else { return nil }
+        return value.firstIndex(of: ":").map { value[..<$0] } ?? Substring(value)
+    }
+
+    /// For `a=` lines: the attribute value (after the first colon), nil for flags like `a=rtcp-mux`.
+    public var attributeValue: Substring? {
+        guard type == "a", let colon = value.firstIndex(of: ":") else { return nil }
+        return value[value.index(after: colon)...]
+    }
+
+    public static func attribute(_ name: String, _ value: String? = nil) -> SDPLine {
+        SDPLine(type: "a", value: value.map { "\(name):\($0)" } ?? name)
+    }
+}
+
+/// An ordered list of lines with attribute lookups, shared by the session and media levels.
+public protocol SDPSection {
+    var lines: [SDPLine] { get set }
+}
+
+extension SDPSection {
+    /// Values of every `a=name:value` (or `""` for a flag `a=name`), in order.
+    public func attributeValues(_ name: String) -> [Substring] {
+        lines.compactMap { line in
+            guard line.attributeName == name[...] else { return nil }
+            return line.attributeValue ?? ""
+        }
+    }
+
+    /// The first value of attribute `name`.
+    public func attribute(_ name: String) -> Substring? {
+        attributeValues(name).first
+    }
+
+    public func hasAttribute(_ name: String) -> Bool {
+        lines.contains { $0.attributeName == name[...] }
+    }
+
+    public mutating func addAttribute(_ name: String, _ value: String? = nil) {
+        lines.append(.attribute(name, value))
+    }
+
+    public mutating func removeAttributes(_ name: String) {
+        lines.removeAll { $0.attributeName == name[...] }
+    }
+}
+
+/// A parsed session description: session-level lines, then media sections.
+public struct SessionDescription: SDPSection, Equatable, Sendable {
+    /// Session-level lines in order, from `v=` up to the first `m=`.
+    public var lines: [SDPLine]
+    public var media: [MediaDescription]
+
+    /// Hostile-input bounds: real offers are a few KiB and a few hundred lines.
+    public static let maxBytes = 256 * 1024
+    public static let maxLines = 10_000
+
+    public init(lines: [SDPLine], media: [MediaDescription] = []) {
+        self.lines = lines
+        self.media = media
+    }
+
+    /// Parses an SDP, accepting CRLF or LF line ends. Every line is kept; only `v=`, `o=` and `m=`
+    /// are checked structurally here, attributes are checked by the typed accessors that read them.
+    public init(parsing text: String) throws(SDPError) {
+        let utf8 = text.utf8
+        guard utf8.count <= Self.maxBytes else { throw .tooLarge(bytes: utf8.count, limit: Self.maxBytes) }
+        var session: [SDPLine] = []
+        var media: [MediaDescription] = []
+        var number = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var line = raw
+            if line.last == "\r" { line = line.dropLast() }
+            number += 1
+            if line.isEmpty { continue }  // trailing newline, or tolerated blank lines
+            guard number <= Self.maxLines else { throw .tooManyLines(limit: Self.maxLines) }
+            guard line.count >= 2, let type = line.first, line[line.index(after: line.startIndex)] == "=" else {
+                throw .missingEquals(line: number)
+            }
+            guard "vosiuepcbtrzkam".contains(type) else { throw .unknownLineType(line: number, type: String(type)) }
+            let value = String(line.dropFirst(2))
+            let sdpLine = SDPLine(type: type, value: value)
+            if session.isEmpty {
+                guard type == "v", value == "0" else { throw .missingVersion }
+            }
+            switch type {
+            case "o":
+                guard value.split(separator: " ").count == 6 else { throw .malformedLine(line: number, reason: "o= needs 6 fields") }
+            case "m":
+                media.append(try MediaDescription(mLine: value, lineNumber: number))
+                continue
+            default:
+                break
+            }
+            if media.isEmpty {
+                session.append(sdpLine)
+            } else {
+                media[media.count - 1].lines.append(sdpLine)
+            }
+        }
+        guard !session.isEmpty else { throw .empty }
+        self.lines = session
+        self.media = media
+    }
+
+    /// The text, CRLF after every line (RFC 8866 §5).
+    public func serialize() -> String {
+        var out = ""
+        for line in lines { out += "\(line.type)=\(line.value)\r\n" }
+        for m in media {
+            out += "m=\(m.mLine)\r\n"
+            for line in m.lines { out += "\(line.type)=\(line.value)\r\n" }
+        }
+        return out
+    }
+
+    /// `a=group:BUNDLE` mids (RFC 8843), if present.
+    public var bundleMids: [String]? {
+        for value in attributeValues("group") {
+            let parts = value.split(separator: " ")
+            if parts.first == "BUNDLE" { return parts.dropFirst().map(String.init) }
+        }
+        return nil
+    }
+
+    public var isICELite: Bool { hasAttribute("ice-lite") }
+
+    // Effective values: JSEP allows these at session or media level; media level wins.
+
+    public func iceUfrag(for media: MediaDescription) -> String? {
+        (media.attribute("ice-ufrag") ?? attribute("ice-ufrag")).map(String.init)
+    }
+
+    public func icePassword(for media: MediaDescription) -> String? {
+        (media.attribute("ice-pwd") ?? attribute("ice-pwd")).map(String.init)
+    }
+
+    public func fingerprint(for media: MediaDescription) throws(SDPError) -> DTLSFingerprint? {
+        if let f = try media.fingerprint() { return f }
+        return try SDPAttributes.fingerprint(self)
+    }
+
+    public func setup(for media: MediaDescription) throws(SDPError) -> SDPSetupRole? {
+        if let s = try media.setup() { return s }
+        return try SDPAttributes.setup(self)
+    }
+}
+
+/// One `m=` section.
+public struct MediaDescription: SDPSection, Equatable, Sendable {
+    /// The `m=` value exactly as received (`video 9 UDP/TLS/RTP/SAVPF 96 97`).
+    public var mLine: String
+    public var kind: String
+    public var port: Int
+    public var proto: String
+    /// Formats: payload types for RTP profiles, kept as text.
+    public var formats: [String]
+    /// Lines after `m=` up to the next `m=`.
+    public var lines: [SDPLine]
+
+    public init(kind: String, port: Int, proto: String, formats: [String], lines: [SDPLine] = []) {
+        self.kind = kind
+        self.port = port
+        self.proto = proto
+        self.formats = formats
+        self.lines = lines
+        self.mLine = ([kind, String(port), proto] + formats).joined(separator: " ")
+    }
+
+    init(mLine: String, lineNumber: Int) throws(SDPError) {
+        let fields = mLine.split(separator: " ")
+        guard fields.count >= 3 else { throw .malformedLine(line: lineNumber, reason: "m= needs media, port, proto") }
+        // RFC 8866 §5.14: <port> or <port>/<number of ports>.
+        let portField = fields[1].split(separator: "/", omittingEmptySubsequences: false)
+        guard portField.count <= 2, let port = Int(portField[0]), (0...65535).contains(port) else {
+            throw .malformedLine(line: lineNumber, reason: "m= port '\(fields[1])' is not 0-65535")
+        }
+        self.mLine = mLine
+        self.kind = String(fields[0])
+        self.port = port
+        self.proto = String(fields[2])
+        self.formats = fields.dropFirst(3).map(String.init)
+        self.lines = []
+    }
+
+    /// Rebuilds the `m=` text after `formats` or `port` changed.
+    public mutating func updateMLine() {
+        mLine = ([kind, String(port), proto] + formats).joined(separator: " ")
+    }
+
+    public var mid: String? { attribute("mid").map(String.init) }
+
+    public var isRTP: Bool { proto.contains("RTP/") }
+
+    /// Payload types of the m= line (RTP profiles only; non-numeric formats are skipped).
+    public var payloadTypes: [UInt8] {
+        formats.compactMap { UInt8($0) }.filter { $0 < 128 }
+    }
+
+    public var direction: SDPDirection {
+        for line in lines {
+            if let name = line.attributeName, let d = SDPDirection(rawValue: String(name)) { return d }
+        }
+        return .sendrecv
+    }
+
+    public func fingerprint() throws(SDPError) -> DTLSFingerprint? { try SDPAttributes.fingerprint(self) }
+    public func setup() throws(SDPError) -> SDPSetupRole? { try SDPAttributes.setup(self) }
+}

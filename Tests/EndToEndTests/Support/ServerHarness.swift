@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import RelaisServer
+import RelaisTransport
+import Testing
+
+/// Runs the real relay in-process on loopback with OS-chosen ports, for end-to-end tests.
+final class ServerHarness: Sendable {
+    let running: RunningServer
+    private let task: Task<Void, any Error>
+
+    private init(running: RunningServer, task: Task<Void, any Error>) {
+        self.running = running
+        self.task = task
+    }
+
+    var httpBase: String { "http://127.0.0.1:\(running.httpPort)" }
+
+    static func start(configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> ServerHarness {
+        var configuration = ServerConfiguration()
+        configuration.httpPort = 0
+        configuration.media.port = 0
+        configure(&configuration)
+        var logger = Logger(label: "relais-test")
+        logger.logLevel = ProcessInfo.processInfo.environment["RELAIS_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        let app = RelaisServerApp(configuration: configuration, logger: logger)
+        let (stream, continuation) = AsyncStream<RunningServer>.makeStream()
+        let task = Task {
+            try await app.run { running in
+                continuation.yield(running)
+                continuation.finish()
+            }
+        }
+        var iterator = stream.makeAsyncIterator()
+        guard let running = await iterator.next() else {
+            task.cancel()
+            throw HarnessError.serverDidNotStart
+        }
+        return ServerHarness(running: running, task: task)
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+enum HarnessError: Error {
+    case serverDidNotStart
+    case peerTimedOut(String)
+}
+
+/// Result of a child process.
+struct ProcessResult: Sendable {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a real peer (a Python script using aiortc) to completion, with a hard deadline so a stuck
+/// peer fails the test instead of hanging CI.
+func runPeer(script: String, arguments: [String], timeout: Duration = .seconds(90)) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", peerScriptPath(script)] + arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so a chatty peer never blocks on a full pipe.
+    async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+    async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline {
+            process.terminate()
+            throw HarnessError.peerTimedOut(script)
+        }
+        try await Task.sleep(for: .milliseconds(50))  // polling a child's exit, not synchronization
+    }
+    return ProcessResult(
+        status: process.terminationStatus,
+        stdout: String(decoding: await stdoutData, as: UTF8.self),
+        stderr: String(decoding: await stderrData, as: UTF8.self))
+}
+
+/// Absolute path of a peer script kept beside these tests.
+func peerScriptPath(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("peers").appendingPathComponent(name).path
+}
