@@ -21,8 +21,10 @@ import Testing
             "--url", "\(server.httpBase)/v1/echo", "--duration", "40",
             "--min-video-frames", "60", "--min-audio-packets", "100", "--json",
         ])
-        let jsonLine = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }) ?? ""
-        let report = try JSONDecoder().decode(PeerReport.self, from: Data(jsonLine.utf8))
+        let jsonLine = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") })
+        let report = try #require(
+            jsonLine.flatMap { try? JSONDecoder().decode(PeerReport.self, from: Data($0.utf8)) },
+            "peer printed no report (exit \(result.status)): \(result.stderr.suffix(2000))")
         #expect(result.status == 0, "peer failed: \(result.stderr.suffix(2000))")
         #expect(report.video_frames >= 60)
         #expect(report.audio_frames >= 100)

@@ -111,7 +111,8 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
         var session: [SDPLine] = []
         var media: [MediaDescription] = []
         var number = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is a single Character in Swift, so split on both forms of line end.
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             var line = raw
             if line.last == "\r" { line = line.dropLast() }
             number += 1

@@ -67,9 +67,11 @@ func runPeer(script: String, arguments: [String], timeout: Duration = .seconds(9
     process.standardOutput = out
     process.standardError = err
     try process.run()
-    // Read both pipes concurrently so a chatty peer never blocks on a full pipe.
-    async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    // Read both pipes concurrently so a chatty peer never blocks on a full pipe. The reads block,
+    // so they run on Dispatch threads: on the cooperative pool (2 threads on a 2-core machine)
+    // they would starve the in-process server under test.
+    async let stdoutData = readToEnd(out.fileHandleForReading)
+    async let stderrData = readToEnd(err.fileHandleForReading)
     let deadline = ContinuousClock.now + timeout
     while process.isRunning {
         if ContinuousClock.now > deadline {
@@ -82,6 +84,12 @@ func runPeer(script: String, arguments: [String], timeout: Duration = .seconds(9
         status: process.terminationStatus,
         stdout: String(decoding: await stdoutData, as: UTF8.self),
         stderr: String(decoding: await stderrData, as: UTF8.self))
+}
+
+private func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+    }
 }
 
 /// Absolute path of a peer script kept beside these tests.
