@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "RelaisBenchmarks",
             dependencies: [
-                "RelaisWire",
+                "RelaisWire", "RelaisTransport",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RelaisBenchmarks",
