@@ -91,6 +91,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "RelaisServerTests",
+            dependencies: ["RelaisServer", "RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "RelaisServer", "RelaisTransport",

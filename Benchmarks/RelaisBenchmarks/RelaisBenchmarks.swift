@@ -2,5 +2,6 @@ import Benchmark
 
 let benchmarks: @Sendable () -> Void = {
     wireBenchmarks()
+    rtcpBenchmarks()
     transportBenchmarks()
 }

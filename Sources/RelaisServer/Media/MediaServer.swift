@@ -49,8 +49,9 @@ public final class MediaServer: Sendable {
             let port = configuration.port == 0 ? 0 : configuration.port + i
             let (bound, address) = try await eventLoop.flatSubmit { () -> EventLoopFuture<(NIOLoopBound<MediaLoop>, TransportAddress?)> in
                 let loop = MediaLoop(eventLoop: eventLoop, configuration: configuration.transport, certificate: certificate, logger: logger)
+                let bound = NIOLoopBound(loop, eventLoop: eventLoop)
                 return loop.bind(host: configuration.host, port: port).map {
-                    (NIOLoopBound(loop, eventLoop: eventLoop), loop.localAddress)
+                    (bound, bound.value.localAddress)
                 }
             }.get()
             guard let address else { throw MediaServerError.bindFailed(configuration.host, port) }

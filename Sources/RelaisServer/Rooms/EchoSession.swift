@@ -80,34 +80,31 @@ final class EchoSession {
     func translateRTCP(_ input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) -> Int {
         var writer = ByteWriter(output)
         // RFC 3550 §6.1: a compound starts with SR or RR. Use the sender's SR if it has one.
-        var cursor = RTCPWalk(input)
+        var cursor = RTCPCompoundIterator(input)
         var wroteReport = false
-        while let packet = cursor.next() {
-            guard packet.type == 200, packet.length >= 28, let mirrored = mirror(input.u32(at: packet.offset + 4)) else { continue }
+        // A packet that lies about its length ends the walk; what came before it is still used.
+        while let packet = try? cursor.next() {
+            guard let sr = try? SenderReportView(packet), let mirrored = mirror(sr.ssrc.rawValue) else { continue }
             // Sender info only: drop report blocks (they describe streams the sender receives).
-            guard (try? writer.write(UInt8(0x80))) != nil, (try? writer.write(UInt8(200))) != nil,
-                  (try? writer.write(UInt16(6))) != nil, (try? writer.write(mirrored)) != nil,
-                  (try? writer.write(bytes: UnsafeRawBufferPointer(rebasing: input[(packet.offset + 8)..<(packet.offset + 28)]))) != nil
-            else { return 0 }
+            let report = SenderReport(
+                ssrc: SSRC(mirrored), ntpTimestamp: sr.ntpTimestamp, rtpTimestamp: sr.rtpTimestamp,
+                packetCount: sr.packetCount, octetCount: sr.octetCount)
+            guard (try? report.serialize(into: &writer)) != nil else { return 0 }
             wroteReport = true
         }
         let reportEnd = writer.position
-        cursor = RTCPWalk(input)
-        while let packet = cursor.next() {
-            let fmt = input[packet.offset] & 0x1F
-            let keep: Bool
-            switch (packet.type, fmt) {
-            case (205, 1), (206, 1), (206, 4): keep = packet.length >= 12
-            default: keep = false
-            }
-            guard keep else { continue }
+        cursor = RTCPCompoundIterator(input)
+        while let packet = try? cursor.next() {
+            let isNACK = packet.packetType == RTCPPacketType.transportFeedback && packet.format == RTCPFeedbackFormat.genericNACK
+            let isPLI = packet.packetType == RTCPPacketType.payloadSpecificFeedback && packet.format == RTCPFeedbackFormat.pictureLossIndication
+            let isFIR = packet.packetType == RTCPPacketType.payloadSpecificFeedback && packet.format == RTCPFeedbackFormat.fullIntraRequest
+            guard isNACK || isPLI || isFIR, packet.byteLength >= 12 else { continue }
             let start = writer.position
-            guard (try? writer.write(bytes: UnsafeRawBufferPointer(rebasing: input[packet.offset..<(packet.offset + packet.length)]))) != nil
-            else { return 0 }
-            if packet.type == 206, fmt == 4 {
+            guard (try? writer.write(bytes: packet.bytes)) != nil else { return 0 }
+            if isFIR {
                 // FIR carries the target SSRCs in its FCI entries (RFC 5104 §4.3.1.1).
                 var entry = start + 12
-                while entry + 8 <= start + packet.length {
+                while entry + 8 <= start + packet.byteLength {
                     if let m = mirror(UnsafeRawBufferPointer(output).u32(at: entry)) { output.setU32(m, at: entry) }
                     entry += 8
                 }
@@ -144,22 +141,5 @@ final class EchoSession {
         output.setU32(videoSSRC, at: 12)
         output.setU32(peerVideoSSRC, at: 16)
         return 20
-    }
-}
-
-/// Walks the packets of an RTCP compound by their headers, stopping at the first that lies about
-/// its length. Only what the echo needs: offset, type and byte length of each packet.
-struct RTCPWalk {
-    let bytes: UnsafeRawBufferPointer
-    var offset = 0
-
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-    mutating func next() -> (offset: Int, type: UInt8, length: Int)? {
-        guard offset + 4 <= bytes.count, bytes[offset] >> 6 == 2 else { return nil }
-        let length = (Int(bytes.u16(at: offset + 2)) + 1) * 4
-        guard offset + length <= bytes.count else { return nil }
-        defer { offset += length }
-        return (offset, bytes[offset + 1], length)
     }
 }
