@@ -50,6 +50,19 @@ import Testing
         #expect(transport.stats.rtpOut >= 160)
         await server.stop()
     }
+
+    /// The same check over IPv6 loopback: the relay binds ::1 and the peer offers only ::1.
+    @Test func aiortcEchoOverIPv6() async throws {
+        let server = try await ServerHarness.start { $0.media.host = "::1" }
+        let result = try await runPeer(script: "aiortc_echo.py", arguments: [
+            "--url", "\(server.httpBase)/v1/echo", "--address", "::1", "--duration", "40", "--json",
+        ])
+        #expect(result.status == 0, "peer failed: \(result.stdout) \(result.stderr.suffix(2000))")
+        let snapshots = try await server.running.media.snapshots()
+        #expect(snapshots.first?.selected?.ip.isIPv4 == false)
+        #expect((snapshots.first?.stats.rtpOut ?? 0) >= 160)
+        await server.stop()
+    }
 }
 
 /// Sends `datagrams` junk datagrams to 127.0.0.1:`port` from a fresh socket; returns how many left.

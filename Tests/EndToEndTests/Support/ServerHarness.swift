@@ -66,22 +66,30 @@ func runPeer(script: String, arguments: [String], timeout: Duration = .seconds(9
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    let (exits, exited) = AsyncStream<Int32>.makeStream()
+    process.terminationHandler = { exited.yield($0.terminationStatus); exited.finish() }
     try process.run()
     // Read both pipes concurrently so a chatty peer never blocks on a full pipe. The reads block,
     // so they run on Dispatch threads: on the cooperative pool (2 threads on a 2-core machine)
     // they would starve the in-process server under test.
     async let stdoutData = readToEnd(out.fileHandleForReading)
     async let stderrData = readToEnd(err.fileHandleForReading)
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning {
-        if ContinuousClock.now > deadline {
+    let status = try await withThrowingTaskGroup(of: Int32.self) { group in
+        group.addTask {
+            for await status in exits { return status }
+            return -1
+        }
+        group.addTask {
+            try await Task.sleep(for: timeout)
             process.terminate()
             throw HarnessError.peerTimedOut(script)
         }
-        try await Task.sleep(for: .milliseconds(50))  // polling a child's exit, not synchronization
+        let first = try await group.next() ?? -1
+        group.cancelAll()
+        return first
     }
     return ProcessResult(
-        status: process.terminationStatus,
+        status: status,
         stdout: String(decoding: await stdoutData, as: UTF8.self),
         stderr: String(decoding: await stderrData, as: UTF8.self))
 }

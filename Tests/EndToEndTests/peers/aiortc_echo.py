@@ -25,8 +25,10 @@ from aiortc import rtcdtlstransport
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender
 
-# aioice leaves loopback out of its host candidates; tests stay on loopback, so offer only it.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
+
+def offer_only(address):
+    """aioice leaves loopback out of its host candidates; tests stay on loopback, so offer only it."""
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [address]
 
 
 class PatternTrack(VideoStreamTrack):
@@ -87,6 +89,7 @@ async def run(args):
         "gcm": [rtcdtlstransport.SRTP_AEAD_AES_128_GCM],
         "cm": [rtcdtlstransport.SRTP_AES128_CM_SHA1_80],
     }
+    offer_only(args.address)
     if args.srtp_profile != "any":
         rtcdtlstransport.SRTP_PROFILES[:] = profiles[args.srtp_profile]
 
@@ -118,8 +121,8 @@ async def run(args):
 
     await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers before returning
     offer = pc.localDescription.sdp
-    if "127.0.0.1" not in offer:
-        print("offer has no loopback candidate", file=sys.stderr)
+    if f" {args.address} " not in offer:
+        print(f"offer has no {args.address} candidate", file=sys.stderr)
         return 2, {}
     loop = asyncio.get_running_loop()
     try:
@@ -166,6 +169,7 @@ def main():
     parser.add_argument("--min-audio-packets", type=int, default=100)
     parser.add_argument("--srtp-profile", choices=["any", "gcm", "cm"], default="any",
                         help="restrict the SRTP profiles aiortc offers")
+    parser.add_argument("--address", default="127.0.0.1", help="the only host candidate to offer (127.0.0.1 or ::1)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
     args = parser.parse_args()
     status, report = asyncio.run(run(args))
