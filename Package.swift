@@ -5,6 +5,8 @@
 //   C*            system libraries from Debian, found with pkg-config (never vendored)
 //   RelaisWire       wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
 //   RelaisTransport  sans-IO cores: ICE (lite server, controlling client), DTLS, SRTP
+//   RelaisSFU        sans-IO forwarding core: tracks, per-subscriber rewriting, NACK/RTX, RTCP reports
+//   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable) and tokens, shared by server and clients
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   relais-server    the executable (flags, logging, lifecycle)
 import PackageDescription
@@ -19,6 +21,8 @@ let package = Package(
     products: [
         .library(name: "RelaisWire", targets: ["RelaisWire"]),
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
+        .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
+        .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
         .executable(name: "relais-server", targets: ["relais-server"]),
     ],
@@ -27,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -51,15 +57,30 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        // MARK: Server: NIO media loops, rooms (echo), HTTP signaling
+        // MARK: Forwarding core: sans-IO, driven by packets and time
+        .target(
+            name: "RelaisSFU",
+            dependencies: ["RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Signaling protocol: messages and tokens (specified in Signaling/)
+        .target(
+            name: "RelaisSignaling",
+            dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Server: NIO media loops, rooms, HTTP and WebSocket signaling
         .target(
             name: "RelaisServer",
             dependencies: [
-                "RelaisWire", "RelaisTransport",
+                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             ],
             swiftSettings: strictSwift
         ),
@@ -91,8 +112,18 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "RelaisSFUTests",
+            dependencies: ["RelaisSFU", "RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisSignalingTests",
+            dependencies: ["RelaisSignaling"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "RelaisServerTests",
-            dependencies: ["RelaisServer", "RelaisWire"],
+            dependencies: ["RelaisServer", "RelaisWire", "RelaisSignaling"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -110,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "RelaisBenchmarks",
             dependencies: [
-                "RelaisWire", "RelaisTransport",
+                "RelaisWire", "RelaisTransport", "RelaisSFU",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RelaisBenchmarks",
