@@ -1,0 +1,93 @@
+public import Foundation
+
+/// A message a client (cart, expert, observer) sends to the server.
+public enum ClientMessage: Sendable, Equatable {
+    case join(Join)
+    case resume(Resume)
+    /// Publish offer (target `publish`).
+    case offer(SessionDescriptionBody)
+    /// Answer to a subscribe offer (target `subscribe`, with its revision).
+    case answer(SessionDescriptionBody)
+    case candidate(CandidateBody)
+    case ping(RequestBody)
+    case leave(RequestBody)
+
+    public var type: String {
+        switch self {
+        case .join: "join"
+        case .resume: "resume"
+        case .offer: "offer"
+        case .answer: "answer"
+        case .candidate: "candidate"
+        case .ping: "ping"
+        case .leave: "leave"
+        }
+    }
+
+    public var requestId: String? {
+        switch self {
+        case .join(let m): m.requestId
+        case .resume(let m): m.requestId
+        case .offer(let m), .answer(let m): m.requestId
+        case .candidate: nil
+        case .ping(let m), .leave(let m): m.requestId
+        }
+    }
+
+    /// Parses one text frame. Hostile input gets a typed refusal, never a trap: `invalid_json`,
+    /// `unknown_type` or `schema_violation`.
+    public static func decode(_ data: Data) throws(SignalingError) -> ClientMessage {
+        let type = try Envelope.type(of: data)
+        let message: ClientMessage
+        switch type {
+        case "join":
+            let join = try Envelope.decode(Join.self, type: type, from: data)
+            try Constraint.room(join.room)
+            message = .join(join)
+        case "resume":
+            message = .resume(try Envelope.decode(Resume.self, type: type, from: data))
+        case "offer":
+            let offer = try Envelope.decode(SessionDescriptionBody.self, type: type, from: data)
+            guard offer.target == .publish else {
+                throw SignalingError(.schemaViolation, "offer: clients offer on target \"publish\" only")
+            }
+            try Constraint.sdp(offer.sdp)
+            message = .offer(offer)
+        case "answer":
+            let answer = try Envelope.decode(SessionDescriptionBody.self, type: type, from: data)
+            guard answer.target == .subscribe else {
+                throw SignalingError(.schemaViolation, "answer: clients answer on target \"subscribe\" only")
+            }
+            guard let revision = answer.revision, revision >= 1 else {
+                throw SignalingError(.schemaViolation, "answer: revision (integer >= 1) is required")
+            }
+            try Constraint.sdp(answer.sdp)
+            message = .answer(answer)
+        case "candidate":
+            message = .candidate(try Envelope.decode(CandidateBody.self, type: type, from: data))
+        case "ping":
+            message = .ping(try Envelope.decode(RequestBody.self, type: type, from: data))
+        case "leave":
+            message = .leave(try Envelope.decode(RequestBody.self, type: type, from: data))
+        default:
+            throw SignalingError(.unknownType, "unknown message type \"\(type.prefix(64))\"")
+        }
+        try Constraint.requestId(message.requestId)
+        return message
+    }
+
+    public static func decode(_ text: String) throws(SignalingError) -> ClientMessage {
+        try decode(Data(text.utf8))
+    }
+
+    /// The JSON text frame.
+    public func encoded() -> String {
+        switch self {
+        case .join(let m): Envelope.encode(type: type, body: m)
+        case .resume(let m): Envelope.encode(type: type, body: m)
+        case .offer(let m), .answer(let m): Envelope.encode(type: type, body: m)
+        case .candidate(let m): Envelope.encode(type: type, body: m)
+        case .ping(let m), .leave(let m): Envelope.encode(type: type, body: m)
+        }
+    }
+}
