@@ -224,6 +224,12 @@ public struct SDPCodec: Equatable, Sendable {
     public var parameters: FormatParameters?
     public var feedback: [RTCPFeedbackAttribute]
 
+    public init(rtpMap: RTPMap, parameters: FormatParameters? = nil, feedback: [RTCPFeedbackAttribute] = []) {
+        self.rtpMap = rtpMap
+        self.parameters = parameters
+        self.feedback = feedback
+    }
+
     public var payloadType: UInt8 { rtpMap.payloadType }
     public var name: String { rtpMap.encodingName }
     /// For RTX (RFC 4588): the payload type it repairs (`apt=`).

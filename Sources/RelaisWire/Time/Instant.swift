@@ -1,22 +1,22 @@
-/// Time as the transport cores see it: nanoseconds on a monotonic clock the owner supplies.
+/// Time as the protocol cores (transport, forwarding) see it: nanoseconds on a monotonic clock the owner supplies.
 ///
 /// Cores never read a clock themselves; the NIO layer passes `NIODeadline.now()` converted to this,
 /// tests pass a fake clock, so a 30-second consent timeout runs in microseconds in a test.
 public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var nanoseconds: UInt64
 
-    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+    @inlinable public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
     public static let zero = Instant(nanoseconds: 0)
 
-    public static func < (a: Instant, b: Instant) -> Bool { a.nanoseconds < b.nanoseconds }
+    @inlinable public static func < (a: Instant, b: Instant) -> Bool { a.nanoseconds < b.nanoseconds }
 
-    public static func + (a: Instant, d: Duration) -> Instant {
+    @inlinable public static func + (a: Instant, d: Duration) -> Instant {
         Instant(nanoseconds: a.nanoseconds &+ d.nanosecondsClamped)
     }
 
     /// Time from `earlier` to `self`, zero if `earlier` is later.
-    public func since(_ earlier: Instant) -> Duration {
+    @inlinable public func since(_ earlier: Instant) -> Duration {
         nanoseconds >= earlier.nanoseconds ? .nanoseconds(Int64(nanoseconds - earlier.nanoseconds)) : .zero
     }
 
@@ -25,7 +25,7 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 
 extension Duration {
     /// Non-negative nanoseconds, saturating; for deadline arithmetic.
-    public var nanosecondsClamped: UInt64 {
+    @inlinable public var nanosecondsClamped: UInt64 {
         let (seconds, attoseconds) = components
         if seconds < 0 { return 0 }
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
