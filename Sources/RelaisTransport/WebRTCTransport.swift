@@ -194,6 +194,11 @@ public final class WebRTCTransport {
         ice.restart(remoteUfrag: remoteUfrag)
     }
 
+    /// ICE restart with new local credentials too; DTLS and SRTP continue.
+    public func restartICE(local: ICECredentials, remoteUfrag: String?) {
+        ice.restart(local: local, remoteUfrag: remoteUfrag)
+    }
+
     /// Sends close_notify and stops handling input.
     public func close(reason: String) {
         guard !isClosed else { return }

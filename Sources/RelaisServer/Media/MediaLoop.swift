@@ -12,6 +12,10 @@ public typealias TransportID = Int
 enum TransportPurpose {
     /// Pre-consultation equipment test: media goes back to the sender.
     case echo(EchoSession)
+    /// A participant's publish transport in a consultation room.
+    case publisher(PublisherSession)
+    /// A participant's subscribe transport in a consultation room.
+    case subscriber(SubscriberSession)
 }
 
 /// Per-transport state the loop keeps beside the sans-IO core.
@@ -61,7 +65,9 @@ public final class MediaLoop {
 
     private var channel: (any Channel)?
     private var router = ICEPortRouter<TransportID>()
-    private var entries: [TransportID: TransportEntry] = [:]
+    var entries: [TransportID: TransportEntry] = [:]
+    /// Rooms whose media lives on this loop, by name.
+    var rooms: [String: RoomMedia] = [:]
     private var nextID: TransportID = 1
     private var timer: RepeatedTask?
     /// Final snapshots of closed transports, newest last, bounded.
@@ -70,9 +76,9 @@ public final class MediaLoop {
     public private(set) var counters = MediaLoopCounters()
 
     /// Receive scratch: one datagram, decrypted in place, with room for re-protection trailers.
-    private let receive: UnsafeMutableRawBufferPointer
+    let receive: UnsafeMutableRawBufferPointer
     /// Transmit scratch for packets the relay composes (translated or generated RTCP).
-    private let transmit: UnsafeMutableRawBufferPointer
+    let transmit: UnsafeMutableRawBufferPointer
     static let scratchSize = 2048
 
     public init(eventLoop: any EventLoop, configuration: TransportConfiguration, certificate: DTLSCertificate, logger: Logger) {
@@ -136,10 +142,10 @@ public final class MediaLoop {
 
     /// Creates a transport for a peer that sent `remoteUfrag` and `remoteFingerprint` in its SDP.
     func addTransport(
-        remoteUfrag: String?, remoteFingerprint: DTLSFingerprint, purpose: TransportPurpose
+        remoteUfrag: String?, remoteFingerprint: DTLSFingerprint, purpose: TransportPurpose,
+        credentials: ICECredentials = .random()
     ) throws -> (id: TransportID, credentials: ICECredentials) {
         eventLoop.preconditionInEventLoop()
-        let credentials = ICECredentials.random()
         let now = Self.now()
         let transport = try WebRTCTransport(
             localCredentials: credentials, remoteUfrag: remoteUfrag, certificate: certificate,
@@ -147,10 +153,16 @@ public final class MediaLoop {
         let id = nextID
         nextID += 1
         entries[id] = TransportEntry(id: id, transport: transport, purpose: purpose, created: now)
+        bindPurpose(id: id, purpose: purpose)
         router.register(ufrag: credentials.ufrag, for: id)
         counters.transportsOpened += 1
         logger.info("transport opened", metadata: ["transport": "\(id)", "ufrag": "\(credentials.ufrag)"])
         return (id, credentials)
+    }
+
+    /// Makes `id` reachable under a new local ufrag (after an ICE restart).
+    func reregister(_ id: TransportID, ufrag: String) {
+        router.register(ufrag: ufrag, for: id)
     }
 
     func removeTransport(_ id: TransportID, reason: String) {
@@ -163,6 +175,7 @@ public final class MediaLoop {
         }
         entries.removeValue(forKey: id)
         router.remove(id)
+        unbindPurpose(entry, reason: reason)
         counters.transportsClosed += 1
         logger.info("transport closed", metadata: ["transport": "\(id)", "reason": "\(reason)"])
     }
@@ -218,9 +231,9 @@ public final class MediaLoop {
         let result = entry.transport.handleDatagram(receive, length: length, from: source, now: now)
         switch result {
         case .rtp(let n):
-            forwardRTP(entry: entry, length: n)
+            forwardRTP(entry: entry, length: n, now: now)
         case .rtcp(let n):
-            forwardRTCP(entry: entry, length: n)
+            forwardRTCP(entry: entry, length: n, now: now)
         case .handled:
             if isSTUN, entry.transport.ice.isValidated(source), entry.socketAddresses[source] == nil {
                 entry.socketAddresses[source] = envelope.remoteAddress
@@ -234,8 +247,13 @@ public final class MediaLoop {
         handleEvents(entry)
     }
 
-    private func forwardRTP(entry: TransportEntry, length: Int) {
+    private func forwardRTP(entry: TransportEntry, length: Int, now: Instant) {
         switch entry.purpose {
+        case .publisher(let publisher):
+            forwardPublishedRTP(publisher, length: length, now: now)
+        case .subscriber:
+            return  // subscribe transports are sendonly on the relay's side
+
         case .echo(let echo):
             switch echo.rewriteRTP(receive, length: length) {
             case .drop:
@@ -249,8 +267,13 @@ public final class MediaLoop {
         }
     }
 
-    private func forwardRTCP(entry: TransportEntry, length: Int) {
+    private func forwardRTCP(entry: TransportEntry, length: Int, now: Instant) {
         switch entry.purpose {
+        case .publisher(let publisher):
+            handlePublisherRTCP(publisher, length: length, now: now)
+        case .subscriber(let subscriber):
+            handleSubscriberRTCP(subscriber, length: length, now: now)
+
         case .echo(let echo):
             let input = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
             sendRTCP(entry: entry, length: echo.translateRTCP(input, output: transmit))
@@ -258,7 +281,7 @@ public final class MediaLoop {
     }
 
     /// Protects and sends the RTCP compound of `length` bytes in the transmit scratch.
-    private func sendRTCP(entry: TransportEntry, length: Int) {
+    func sendRTCP(entry: TransportEntry, length: Int) {
         guard length > 0, let protected = entry.transport.protectRTCP(transmit, length: length) else { return }
         send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<protected]))
     }
@@ -268,7 +291,7 @@ public final class MediaLoop {
         send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<protected]))
     }
 
-    private func send(entry: TransportEntry, bytes: UnsafeRawBufferPointer) {
+    func send(entry: TransportEntry, bytes: UnsafeRawBufferPointer) {
         guard let channel, let destination = entry.sendSocketAddress else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
@@ -303,6 +326,7 @@ public final class MediaLoop {
                 logger.info("ICE selected", metadata: ["transport": "\(entry.id)", "peer": "\(address)"])
             case .connected(let profile):
                 logger.info("DTLS connected", metadata: ["transport": "\(entry.id)", "srtp": "\(profile)"])
+                transportConnected(entry)
             case .failed(let reason):
                 counters.dtlsFailures += 1
                 logger.warning("transport failed", metadata: ["transport": "\(entry.id)", "reason": "\(reason)"])
@@ -322,6 +346,7 @@ public final class MediaLoop {
 
     private func tick() {
         let now = Self.now()
+        for room in rooms.values { tickRoom(room, now: now) }
         for entry in Array(entries.values) {
             guard let deadline = entry.transport.nextDeadline, deadline <= now else { continue }
             entry.transport.handleTimeout(now: now)

@@ -40,7 +40,7 @@ public enum ICELiteEvent: Equatable, Sendable {
 /// the controlling peer nominates. Only addresses that passed a check may carry DTLS or media:
 /// `isValidated(_:)` is the gate the owner applies to every non-STUN datagram.
 public struct ICELiteAgent: Sendable {
-    public let local: ICECredentials
+    public private(set) var local: ICECredentials
     /// The peer's ufrag from its SDP; when known, the USERNAME's second half must match it.
     public var remoteUfrag: String?
     public var consentTimeout: Duration
@@ -53,8 +53,8 @@ public struct ICELiteAgent: Sendable {
     static let maxValidated = 8
 
     private var pendingEvents: [ICELiteEvent] = []
-    private let localUfragBytes: [UInt8]
-    private let passwordBytes: [UInt8]
+    private var localUfragBytes: [UInt8]
+    private var passwordBytes: [UInt8]
 
     public init(local: ICECredentials, remoteUfrag: String? = nil, consentTimeout: Duration = .seconds(30)) {
         self.local = local
@@ -145,6 +145,15 @@ public struct ICELiteAgent: Sendable {
     /// Accepts new peer credentials after an ICE restart (RFC 8445 §9); validated addresses stay
     /// until the new checks replace them, so media keeps flowing meanwhile.
     public mutating func restart(remoteUfrag: String?) {
+        self.remoteUfrag = remoteUfrag
+    }
+
+    /// An ICE restart in which the relay also takes new credentials, as JSEP requires of an
+    /// answerer (RFC 8829 §5.3.1) and of an offerer restarting (§5.2.1). Checks must then use them.
+    public mutating func restart(local: ICECredentials, remoteUfrag: String?) {
+        self.local = local
+        self.localUfragBytes = Array(local.ufrag.utf8)
+        self.passwordBytes = Array(local.password.utf8)
         self.remoteUfrag = remoteUfrag
     }
 

@@ -1,0 +1,228 @@
+import RelaisSFU
+import RelaisTransport
+import RelaisWire
+
+/// The consultation-room media path: forwarding published RTP to subscribers, feedback between
+/// them, and the relay's own reports. Runs on the loop; the scratch buffers are the loop's.
+extension MediaLoop {
+    // MARK: Registration
+
+    func bindPurpose(id: TransportID, purpose: TransportPurpose) {
+        switch purpose {
+        case .echo:
+            break
+        case .publisher(let publisher):
+            publisher.transport = id
+            publisher.room.publishers[id] = publisher
+        case .subscriber(let subscriber):
+            subscriber.transport = id
+            subscriber.room.subscribers[id] = subscriber
+        }
+    }
+
+    func unbindPurpose(_ entry: TransportEntry, reason: String) {
+        switch entry.purpose {
+        case .echo:
+            break
+        case .publisher(let publisher):
+            publisher.room.removePublisher(entry.id)
+            publisher.room.events(.transportClosed(entry.id, reason: reason))
+        case .subscriber(let subscriber):
+            subscriber.room.removeSubscriber(entry.id)
+            subscriber.room.events(.transportClosed(entry.id, reason: reason))
+        }
+    }
+
+    /// The room's media state on this loop, created on first use.
+    func room(named name: String, events: @escaping @Sendable (RoomMediaEvent) -> Void) -> RoomMedia {
+        if let room = rooms[name] { return room }
+        let room = RoomMedia(name: name, events: events)
+        rooms[name] = room
+        return room
+    }
+
+    /// Restarts ICE on a transport with fresh local credentials (JSEP §5.2.1, RFC 8445 §9).
+    func restartICE(_ id: TransportID, local: ICECredentials, remoteUfrag: String) {
+        guard let entry = entries[id] else { return }
+        entry.transport.restartICE(local: local, remoteUfrag: remoteUfrag)
+        reregister(id, ufrag: local.ufrag)
+    }
+
+    // MARK: Publisher RTP
+
+    /// A decrypted RTP packet from a publisher is in `receive[0..<length]`.
+    func forwardPublishedRTP(_ publisher: PublisherSession, length: Int, now: Instant) {
+        let packet = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+        guard let view = try? RTPPacketView(parsing: packet) else { return }
+        let ssrc = view.ssrc.rawValue
+        guard let track = publisher.tracksBySSRC[ssrc] ?? bindSSRC(publisher, view: view) else { return }
+        let sequence = view.sequenceNumber
+        if track.statistics == nil { track.statistics = ReceiveStatistics(ssrc: view.ssrc, clockRate: track.clockRate) }
+        _ = track.statistics?.record(sequence: sequence, rtpTimestamp: view.timestamp, arrival: now)
+        if track.cache != nil {
+            track.nack.received(sequence, now: now)
+            _ = track.cache?.store(packet, sequence: sequence, now: now)
+        }
+        for consumer in track.consumers {
+            guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected else { continue }
+            UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
+            switch consumer.downTrack.rewrite(transmit, length: length, now: now) {
+            case .forward(let n):
+                sendProtectedTransmit(to: subscriber, length: n)
+            case .dropAndRequestKeyframe:
+                requestKeyframe(track, now: now)
+            case .drop:
+                break
+            }
+        }
+    }
+
+    /// Binds an SSRC the publisher did not announce, by the mid header extension (RFC 8843 §15).
+    private func bindSSRC(_ publisher: PublisherSession, view: RTPPacketView) -> ProducerTrack? {
+        guard let id = publisher.midExtensionID, let value = view.extensionValue(id: id) else { return nil }
+        let mid = String(decoding: value, as: UTF8.self)
+        guard let track = publisher.tracks.first(where: { $0.mid == mid }) else { return nil }
+        track.ssrc = view.ssrc.rawValue
+        track.statistics = nil
+        publisher.rebuildIndex()
+        return track
+    }
+
+    private func sendProtectedTransmit(to entry: TransportEntry, length: Int) {
+        guard let protected = entry.transport.protectRTP(transmit, length: length) else { return }
+        send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<protected]))
+    }
+
+    // MARK: Feedback towards publishers
+
+    /// Asks the publisher for a keyframe (PLI, RFC 4585 §6.3.1), throttled per track.
+    func requestKeyframe(_ track: ProducerTrack, now: Instant) {
+        guard track.kind == .video, track.keyframeThrottle.request(now: now) else { return }
+        sendPLI(track)
+    }
+
+    private func sendPLI(_ track: ProducerTrack) {
+        guard let ssrc = track.ssrc, let entry = entries[track.publisher],
+              let publisher = publisherSession(entry) else { return }
+        var writer = ByteWriter(transmit)
+        do {
+            try ReceiverReport(ssrc: SSRC(publisher.room.relaySSRC)).serialize(into: &writer)
+            try PictureLossIndication(senderSSRC: SSRC(publisher.room.relaySSRC), mediaSSRC: SSRC(ssrc)).serialize(into: &writer)
+        } catch {
+            return
+        }
+        sendRTCP(entry: entry, length: writer.position)
+    }
+
+    private func publisherSession(_ entry: TransportEntry) -> PublisherSession? {
+        if case .publisher(let p) = entry.purpose { return p }
+        return nil
+    }
+
+    /// Receiver reports (RFC 3550 §6.4.2) once a second, NACKs for detected loss, and keyframe
+    /// requests the throttle held back.
+    func tickRoom(_ room: RoomMedia, now: Instant) {
+        for publisher in room.publishers.values {
+            guard let entry = entries[publisher.transport], entry.transport.isConnected else { continue }
+            for track in publisher.tracks {
+                if track.keyframeThrottle.poll(now: now) { sendPLI(track) }
+                guard track.cache != nil, let ssrc = track.ssrc else { continue }
+                publisher.lostScratch.removeAll(keepingCapacity: true)
+                track.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
+                if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, mediaSSRC: ssrc, lost: publisher.lostScratch) }
+            }
+            if now.since(publisher.lastReceiverReport) >= .seconds(1) {
+                publisher.lastReceiverReport = now
+                sendReceiverReport(entry: entry, publisher: publisher, now: now)
+            }
+        }
+    }
+
+    private func sendNACK(entry: TransportEntry, room: RoomMedia, mediaSSRC: UInt32, lost: [SequenceNumber]) {
+        var remaining = lost[...]
+        while !remaining.isEmpty {
+            var writer = ByteWriter(transmit)
+            guard (try? ReceiverReport(ssrc: SSRC(room.relaySSRC)).serialize(into: &writer)) != nil else { return }
+            let start = writer.position
+            let (written, covered) = NackGenerator.writeNACK(
+                senderSSRC: SSRC(room.relaySSRC), mediaSSRC: SSRC(mediaSSRC), sortedLost: remaining,
+                into: UnsafeMutableRawBufferPointer(rebasing: transmit[start..<1200]))
+            guard written > 0, covered > 0 else { return }
+            sendRTCP(entry: entry, length: start + written)
+            remaining = remaining.dropFirst(covered)
+        }
+    }
+
+    private func sendReceiverReport(entry: TransportEntry, publisher: PublisherSession, now: Instant) {
+        var blocks: [ReportBlock] = []
+        for track in publisher.tracks {
+            if let block = track.statistics?.makeReportBlock(now: now) { blocks.append(block) }
+        }
+        guard !blocks.isEmpty else { return }
+        var writer = ByteWriter(transmit)
+        guard (try? ReceiverReport(ssrc: SSRC(publisher.room.relaySSRC), reportBlocks: Array(blocks.prefix(31))).serialize(into: &writer)) != nil else { return }
+        sendRTCP(entry: entry, length: writer.position)
+    }
+
+    // MARK: RTCP
+
+    /// A decrypted compound from a publisher is in `receive[0..<length]`: sender reports feed the
+    /// receive statistics (LSR/DLSR) and are translated for every subscriber (lip sync).
+    func handlePublisherRTCP(_ publisher: PublisherSession, length: Int, now: Instant) {
+        let compound = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+        var cursor = RTCPCompoundIterator(compound)
+        while let packet = try? cursor.next() {
+            guard packet.packetType == RTCPPacketType.senderReport, let sr = try? SenderReportView(packet),
+                  let track = publisher.tracksBySSRC[sr.ssrc.rawValue] else { continue }
+            track.statistics?.recordSenderReport(ntp: sr.ntpTimestamp, arrival: now)
+            for consumer in track.consumers {
+                guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected,
+                      let report = consumer.downTrack.senderReport(publisherSSRC: sr.ssrc, publisherNTP: sr.ntpTimestamp, publisherRTP: sr.rtpTimestamp)
+                else { continue }
+                var writer = ByteWriter(transmit)
+                guard (try? report.serialize(into: &writer)) != nil else { continue }
+                sendRTCP(entry: subscriber, length: writer.position)
+            }
+        }
+    }
+
+    /// A decrypted compound from a subscriber: NACKs are answered from the producer's cache,
+    /// PLI and FIR become (throttled) keyframe requests to the publisher.
+    func handleSubscriberRTCP(_ subscriber: SubscriberSession, length: Int, now: Instant) {
+        guard let entry = entries[subscriber.transport] else { return }
+        let compound = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+        var cursor = RTCPCompoundIterator(compound)
+        while let packet = try? cursor.next() {
+            switch (packet.packetType, packet.format) {
+            case (RTCPPacketType.transportFeedback, RTCPFeedbackFormat.genericNACK):
+                guard let nack = try? GenericNACKView(packet), let consumer = subscriber.consumers[nack.mediaSSRC.rawValue],
+                      let cache = consumer.producer.cache else { continue }
+                for output in nack.lostSequenceNumbers {
+                    guard let input = consumer.downTrack.inputSequence(forOutput: output),
+                          let stored = cache.packet(for: input, now: now), stored.count <= MediaLoop.scratchSize - SRTPSession.maxTrailer
+                    else { continue }
+                    UnsafeMutableRawBufferPointer(rebasing: transmit[0..<stored.count]).copyMemory(from: stored)
+                    guard let n = consumer.downTrack.rewriteRetransmission(transmit, length: stored.count, outputSequence: output) else { continue }
+                    sendProtectedTransmit(to: entry, length: n)
+                }
+            case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication):
+                guard let pli = try? PictureLossIndicationView(packet), let consumer = subscriber.consumers[pli.mediaSSRC.rawValue] else { continue }
+                requestKeyframe(consumer.producer, now: now)
+            case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
+                guard let fir = try? FullIntraRequestView(packet) else { continue }
+                for index in 0..<fir.entryCount {
+                    if let consumer = subscriber.consumers[fir.entry(at: index).ssrc.rawValue] { requestKeyframe(consumer.producer, now: now) }
+                }
+            default:
+                continue
+            }
+        }
+    }
+
+    /// A subscriber that just connected needs a keyframe of every video it receives to start decoding.
+    func transportConnected(_ entry: TransportEntry) {
+        guard case .subscriber(let subscriber) = entry.purpose else { return }
+        let now = Self.now()
+        for consumer in subscriber.consumers.values { requestKeyframe(consumer.producer, now: now) }
+    }
+}

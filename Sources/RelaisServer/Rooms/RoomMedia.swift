@@ -1,0 +1,180 @@
+import RelaisSFU
+import RelaisWire
+
+/// What a room's media tells its signaling side (delivered off the media loop).
+enum RoomMediaEvent: Sendable {
+    /// A transport closed: consent expired, DTLS failed, or the server is stopping.
+    case transportClosed(TransportID, reason: String)
+}
+
+/// A published track on the media loop (mediasoup: Producer): the publisher's stream, its receive
+/// statistics and loss detection, its retransmission cache, and the subscribers it feeds.
+final class ProducerTrack {
+    let trackID: String
+    let kind: RelaisSFU.MediaKind
+    let codec: ForwardedCodec
+    let clockRate: UInt32
+    let payloadType: UInt8
+    let mid: String
+    let publisher: TransportID
+    /// Announced in SDP, or learnt from the first packet that carried this track's mid.
+    var ssrc: UInt32?
+    var statistics: ReceiveStatistics?
+    var nack = NackGenerator()
+    /// Video only: audio is not worth retransmitting at conversational latency (Opus FEC/PLC cover it).
+    let cache: RetransmissionBuffer?
+    var keyframeThrottle = KeyframeRequestThrottle()
+    var consumers: [ConsumerTrack] = []
+
+    init(trackID: String, section: PublishedSection, publisher: TransportID) {
+        self.trackID = trackID
+        self.kind = section.kind == .video ? .video : .audio
+        self.codec = ForwardedCodec(encodingName: section.codec.name) ?? .opus
+        self.clockRate = section.clockRate
+        self.payloadType = section.codec.payloadType
+        self.mid = section.mid
+        self.publisher = publisher
+        self.ssrc = section.ssrc
+        self.cache = section.kind == .video ? RetransmissionBuffer() : nil
+    }
+}
+
+/// One subscriber's copy of a producer (mediasoup: Consumer).
+final class ConsumerTrack {
+    let subscriber: TransportID
+    unowned let producer: ProducerTrack
+    var downTrack: DownTrack
+
+    init(subscriber: TransportID, producer: ProducerTrack, downTrack: DownTrack) {
+        self.subscriber = subscriber
+        self.producer = producer
+        self.downTrack = downTrack
+    }
+}
+
+/// The publish transport of one participant.
+final class PublisherSession {
+    unowned let room: RoomMedia
+    /// Set when the loop registers the transport.
+    var transport: TransportID = 0
+    var tracks: [ProducerTrack] = []
+    var tracksBySSRC: [UInt32: ProducerTrack] = [:]
+    /// Publisher's id for the mid header extension, to bind unannounced SSRCs (RFC 8843 §15).
+    var midExtensionID: UInt8?
+    var lastReceiverReport = Instant.zero
+    var lostScratch: [SequenceNumber] = []
+
+    init(room: RoomMedia) {
+        self.room = room
+        lostScratch.reserveCapacity(512)
+    }
+
+    func rebuildIndex() {
+        tracksBySSRC = [:]
+        for track in tracks { if let ssrc = track.ssrc { tracksBySSRC[ssrc] = track } }
+    }
+}
+
+/// The subscribe transport of one participant.
+final class SubscriberSession {
+    unowned let room: RoomMedia
+    /// Set when the loop registers the transport.
+    var transport: TransportID = 0
+    /// By output SSRC, to route this subscriber's NACK/PLI/FIR to the right consumer.
+    var consumers: [UInt32: ConsumerTrack] = [:]
+
+    init(room: RoomMedia) {
+        self.room = room
+    }
+}
+
+/// What a subscriber receives of one track, as negotiated in the subscribe offer it answered.
+struct Subscription: Sendable, Equatable {
+    var trackID: String
+    var outputSSRC: UInt32
+    var payloadType: UInt8
+}
+
+/// A room's media state, confined to the room's media loop.
+final class RoomMedia {
+    let name: String
+    /// SSRC the relay uses as sender of the feedback and reports it originates.
+    let relaySSRC = UInt32.random(in: 1...UInt32.max)
+    var producers: [String: ProducerTrack] = [:]
+    var publishers: [TransportID: PublisherSession] = [:]
+    var subscribers: [TransportID: SubscriberSession] = [:]
+    let events: @Sendable (RoomMediaEvent) -> Void
+
+    init(name: String, events: @escaping @Sendable (RoomMediaEvent) -> Void) {
+        self.name = name
+        self.events = events
+    }
+
+    /// Replaces a publisher's tracks with those of its latest negotiated offer.
+    func setPublishedTracks(_ publisher: PublisherSession, _ sections: [(trackID: String, section: PublishedSection)], midExtensionID: UInt8?) {
+        let keep = Set(sections.map(\.trackID))
+        for track in publisher.tracks where !keep.contains(track.trackID) {
+            removeProducer(track)
+        }
+        var tracks: [ProducerTrack] = []
+        for (trackID, section) in sections {
+            if let existing = producers[trackID] {
+                if let ssrc = section.ssrc, ssrc != existing.ssrc {
+                    // The publisher restarted its stream: subscribers see one continuous stream.
+                    existing.ssrc = ssrc
+                    existing.statistics = nil
+                    for consumer in existing.consumers { consumer.downTrack.resetSource() }
+                }
+                tracks.append(existing)
+            } else {
+                let track = ProducerTrack(trackID: trackID, section: section, publisher: publisher.transport)
+                producers[trackID] = track
+                tracks.append(track)
+            }
+        }
+        publisher.tracks = tracks
+        publisher.midExtensionID = midExtensionID
+        publisher.rebuildIndex()
+    }
+
+    func removeProducer(_ track: ProducerTrack) {
+        for consumer in track.consumers {
+            subscribers[consumer.subscriber]?.consumers.removeValue(forKey: consumer.downTrack.outputSSRC.rawValue)
+        }
+        track.consumers.removeAll()
+        producers.removeValue(forKey: track.trackID)
+    }
+
+    /// Makes a subscriber's consumers match what it accepted in its latest answer.
+    func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription]) {
+        let wanted = Dictionary(subscriptions.map { ($0.outputSSRC, $0) }, uniquingKeysWith: { a, _ in a })
+        for (ssrc, consumer) in subscriber.consumers where wanted[ssrc]?.trackID != consumer.producer.trackID {
+            consumer.producer.consumers.removeAll { $0 === consumer }
+            subscriber.consumers.removeValue(forKey: ssrc)
+        }
+        for subscription in subscriptions where subscriber.consumers[subscription.outputSSRC] == nil {
+            guard let producer = producers[subscription.trackID] else { continue }
+            let downTrack = DownTrack(
+                outputSSRC: SSRC(subscription.outputSSRC), kind: producer.kind, codec: producer.codec, clockRate: producer.clockRate,
+                payloadTypeMap: [(from: producer.payloadType, to: subscription.payloadType)], extensionIDMap: [])
+            let consumer = ConsumerTrack(subscriber: subscriber.transport, producer: producer, downTrack: downTrack)
+            producer.consumers.append(consumer)
+            subscriber.consumers[subscription.outputSSRC] = consumer
+        }
+    }
+
+    func removeSubscriber(_ transport: TransportID) {
+        guard let subscriber = subscribers.removeValue(forKey: transport) else { return }
+        for consumer in subscriber.consumers.values {
+            consumer.producer.consumers.removeAll { $0 === consumer }
+        }
+        subscriber.consumers.removeAll()
+    }
+
+    func removePublisher(_ transport: TransportID) {
+        guard let publisher = publishers.removeValue(forKey: transport) else { return }
+        for track in publisher.tracks { removeProducer(track) }
+        publisher.tracks.removeAll()
+        publisher.tracksBySSRC.removeAll()
+    }
+}

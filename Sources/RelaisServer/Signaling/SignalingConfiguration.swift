@@ -1,0 +1,56 @@
+import RelaisSignaling
+import Synchronization
+
+/// Signaling limits and timers, with the defaults the protocol documents (Signaling/PROTOCOL.md).
+public struct SignalingConfiguration: Sendable {
+    /// HS256 secret shared with the platform that issues tokens (at least 32 bytes). When nil the
+    /// server generates a development secret at start and prints it once.
+    public var tokenSecret: String?
+    public var maxMessageBytes = 65_536
+    public var messagesPerSecond = 20
+    public var messageBurst = 40
+    public var maxParticipants = 16
+    /// How long a participant whose WebSocket dropped keeps its place.
+    public var resumeWindow: Duration = .seconds(15)
+    /// A connection silent this long is treated as dropped.
+    public var idleTimeout: Duration = .seconds(30)
+
+    public init() {}
+}
+
+/// Where server messages for one connection go: an ordered queue the connection's writer drains.
+/// Rooms hold it while the participant is attached; its identity tells a stale connection apart.
+final class Outbox: Sendable {
+    enum Item: Sendable {
+        case message(ServerMessage)
+        /// Close the WebSocket with this code after what is queued.
+        case close(code: UInt16)
+    }
+
+    let id = ObjectIdentifierSource.next()
+    private let continuation: AsyncStream<Item>.Continuation
+
+    init(_ continuation: AsyncStream<Item>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func send(_ message: ServerMessage) {
+        continuation.yield(.message(message))
+    }
+
+    func close(code: UInt16) {
+        continuation.yield(.close(code: code))
+        continuation.finish()
+    }
+
+    func fail(_ error: SignalingError, requestId: String?) {
+        send(.error(ErrorBody(requestId: requestId, error: error)))
+        if error.code.isFatal { close(code: error.code.closeCode) }
+    }
+}
+
+/// Unique ids for connections (log correlation and identity checks).
+enum ObjectIdentifierSource {
+    private static let counter = Atomic<Int>(0)
+    static func next() -> Int { counter.add(1, ordering: .relaxed).newValue }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import RelaisSignaling
+import Synchronization
+
+/// The signaling services every connection shares.
+struct SignalingContext: Sendable {
+    let registry: RoomRegistry
+    let tokens: TokenAuthority
+    let configuration: SignalingConfiguration
+    let logger: Logger
+}
+
+/// One WebSocket: enforces the frame size and message rate, parses messages, and hands them to
+/// the participant's room. Everything the server sends goes through the connection's `Outbox`,
+/// so replies, events and errors keep one order.
+struct SignalingConnection {
+    let context: SignalingContext
+
+    /// The largest frame the WebSocket layer accepts; above the protocol limit so that an oversize
+    /// message still gets its `message_too_large` error before the close.
+    static let transportFrameLimit = 1 << 20
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let (stream, continuation) = AsyncStream<Outbox.Item>.makeStream()
+        let outbox = Outbox(continuation)
+        var logger = context.logger
+        logger[metadataKey: "connection"] = "\(outbox.id)"
+        let lastActivity = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+        let state = ConnectionState()
+
+        await withTaskGroup(of: Void.self) { group in
+            // Writer: drains the outbox in order; a close item ends the connection.
+            group.addTask {
+                for await item in stream {
+                    switch item {
+                    case .message(let message):
+                        try? await outbound.write(.text(message.encoded()))
+                    case .close(let code):
+                        try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: nil)
+                        return
+                    }
+                }
+            }
+            // Idle watchdog: a silent connection is treated as dropped (the participant may resume).
+            let idle = context.configuration.idleTimeout
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    let silent = DispatchTime.now().uptimeNanoseconds - lastActivity.load(ordering: .relaxed)
+                    if silent > idle.nanosecondsClamped {
+                        outbox.close(code: 1001)
+                        return
+                    }
+                }
+            }
+            do {
+                for try await frame in inbound.messages(maxSize: Self.transportFrameLimit) {
+                    lastActivity.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+                    let open = await handle(frame, outbox: outbox, state: state, logger: logger)
+                    if !open { break }
+                }
+            } catch {
+                logger.debug("signaling connection ended", metadata: ["error": "\(error)"])
+            }
+            // The socket is gone or closing: a joined participant keeps its place for the resume window.
+            if let joined = state.joined, !state.left {
+                await joined.room.detach(participantId: joined.participantId, outbox: outbox)
+            }
+            continuation.finish()
+            group.cancelAll()
+        }
+    }
+
+    final class ConnectionState: @unchecked Sendable {
+        // Only touched by the connection's reading task.
+        var joined: (room: Room, participantId: String, role: Role)?
+        var left = false
+        var limiter: MessageRateLimiter?
+    }
+
+    /// Returns false when the connection must end.
+    private func handle(_ frame: WebSocketMessage, outbox: Outbox, state: ConnectionState, logger: Logger) async -> Bool {
+        let configuration = context.configuration
+        let data: Data
+        switch frame {
+        case .text(let text): data = Data(text.utf8)
+        case .binary(var buffer): data = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        }
+        guard data.count <= configuration.maxMessageBytes else {
+            outbox.fail(SignalingError(.messageTooLarge, "messages are limited to \(configuration.maxMessageBytes) bytes"), requestId: nil)
+            return false
+        }
+        if state.limiter == nil { state.limiter = MessageRateLimiter(rate: configuration.messagesPerSecond, burst: configuration.messageBurst) }
+        switch state.limiter!.admit(now: Double(DispatchTime.now().uptimeNanoseconds) / 1e9) {
+        case .allow: break
+        case .refuse:
+            outbox.fail(SignalingError(.rateLimited, "over \(configuration.messagesPerSecond) messages per second; message discarded"), requestId: nil)
+            return true
+        case .refuseQuietly:
+            return true
+        }
+        if case .binary = frame {
+            outbox.fail(SignalingError(.invalidJSON, "messages are JSON text frames"), requestId: nil)
+            return true
+        }
+        let message: ClientMessage
+        do {
+            message = try ClientMessage.decode(data)
+        } catch {
+            outbox.fail(error, requestId: nil)
+            return true
+        }
+        do {
+            try await dispatch(message, outbox: outbox, state: state, logger: logger)
+        } catch {
+            if error.code == .internal { logger.error("signaling failure", metadata: ["error": "\(error.message)"]) }
+            outbox.fail(error, requestId: message.requestId)
+            if error.code.isFatal { return false }
+        }
+        return !state.left
+    }
+
+    private func dispatch(_ message: ClientMessage, outbox: Outbox, state: ConnectionState, logger: Logger) async throws(SignalingError) {
+        switch message {
+        case .ping(let body):
+            outbox.send(.pong(RequestBody(requestId: body.requestId)))
+        case .join(let join):
+            guard state.joined == nil else { throw SignalingError(.alreadyJoined, "this connection already joined a room") }
+            let claims = try await context.tokens.verify(join.token)
+            guard claims.room == join.room else {
+                throw SignalingError(.wrongRoom, "the token admits to room \"\(claims.room)\", not \"\(join.room)\"")
+            }
+            let room = try await context.registry.room(named: join.room)
+            let joined = try await room.join(claims: claims, outbox: outbox, requestId: join.requestId)
+            state.joined = (room, joined.participantId, claims.role)
+        case .resume(let resume):
+            guard state.joined == nil else { throw SignalingError(.alreadyJoined, "this connection already joined a room") }
+            guard let (room, participantId) = await context.registry.resumeTarget(token: resume.resumeToken) else {
+                throw SignalingError(.resumeFailed, "unknown or expired resume token")
+            }
+            let role = try await room.resume(participantId: participantId, outbox: outbox, requestId: resume.requestId)
+            state.joined = (room, participantId, role)
+        case .offer(let offer):
+            guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
+            try await joined.room.publishOffer(participantId: joined.participantId, body: offer)
+        case .answer(let answer):
+            guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
+            try await joined.room.subscribeAnswer(participantId: joined.participantId, body: answer)
+        case .candidate(let candidate):
+            guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
+            if candidate.target == .publish, joined.role == .observer {
+                throw SignalingError(.forbidden, "an observer has no publish connection")
+            }
+            // The relay is ICE-lite: it learns the peer's addresses from its connectivity checks
+            // (peer-reflexive, RFC 8445 §7.3.1.3), so trickled candidates need no action.
+        case .leave:
+            guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
+            state.left = true
+            await joined.room.leave(participantId: joined.participantId, outbox: outbox)
+        }
+    }
+}
