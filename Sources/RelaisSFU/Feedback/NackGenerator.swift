@@ -1,0 +1,216 @@
+public import RelaisWire
+
+/// Receiver-side loss detection for one publisher stream: which sequence numbers to NACK (RFC 4585
+/// §6.2.1), when, and when to give up. The ideas are mediasoup's NackGenerator and libwebrtc's
+/// nack_module; the shape is sans-IO: `received` on every packet, `due` when `nextDeadline` passes.
+///
+/// Timing. A gap is not NACKed at once: the first request waits `reorderWait` (10 ms by default)
+/// because mild reordering is common on Wi-Fi and cellular uplinks, and a spurious NACK costs a
+/// full retransmitted packet on the cart's constrained uplink. 10 ms is small next to the receiver
+/// jitter buffers (50 ms and up) that a recovered packet must reach. After that a sequence is
+/// re-requested every max(RTT, `minRetryInterval`) — a retransmission cannot arrive sooner than a
+/// round trip, so asking again earlier only duplicates it — up to `maxRetries` times.
+///
+/// Bounds. The list holds at most `maxEntries` sequences; when a gap would overflow it, the oldest
+/// are dropped and counted as given up (they would be too late to decode anyway). A forward jump
+/// larger than `maxGap` is treated as a sender restart: the list is cleared and a reset counted,
+/// instead of NACKing thousands of packets. Storage is reserved at init; nothing allocates after.
+public struct NackGenerator: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// Delay before the first NACK of a newly detected gap.
+        public var reorderWait: Duration = .milliseconds(10)
+        /// Floor of the retry interval when the RTT is small or unknown.
+        public var minRetryInterval: Duration = .milliseconds(20)
+        /// NACKs sent per sequence number before giving up.
+        public var maxRetries: Int = 10
+        /// Most sequence numbers tracked at once.
+        public var maxEntries: Int = 500
+        /// A forward jump larger than this clears the list instead of NACKing every packet skipped.
+        public var maxGap: Int = 1000
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+
+    @usableFromInline
+    struct Entry: Sendable {
+        var extended: Int64
+        var nextSendAt: UInt64
+        var retries: Int
+    }
+
+    /// Missing packets in ascending extended sequence order (gaps are only ever appended past the
+    /// highest sequence, so the order holds without sorting).
+    private var entries: [Entry]
+    private var unwrapper = SequenceNumberUnwrapper()
+    private var highest: Int64?
+
+    /// Sequence numbers NACKed (each retry counts once).
+    public private(set) var nacksSent = 0
+    /// Missing packets that arrived after at least one NACK, and before any (reordering).
+    public private(set) var recovered = 0
+    public private(set) var reorderedBeforeNack = 0
+    /// Packets abandoned: retries exhausted, or pushed out of a full list.
+    public private(set) var givenUp = 0
+    /// Forward jumps beyond `maxGap` that cleared the list.
+    public private(set) var resets = 0
+
+    public init(configuration: Configuration = Configuration()) {
+        precondition(configuration.maxEntries > 0 && configuration.maxRetries > 0, "NACK generator needs room and retries")
+        self.configuration = configuration
+        self.entries = []
+        self.entries.reserveCapacity(configuration.maxEntries)
+    }
+
+    /// Sequence numbers currently awaited.
+    public var missingCount: Int { entries.count }
+
+    /// The awaited sequence numbers, oldest first (for tests and stats; allocates).
+    public var missing: [SequenceNumber] {
+        entries.map { SequenceNumber(UInt16(truncatingIfNeeded: $0.extended)) }
+    }
+
+    /// Accounts for one received packet (original or retransmission).
+    public mutating func received(_ sequence: SequenceNumber, now: Instant) {
+        let extended = unwrapper.unwrap(sequence)
+        guard let top = highest else {
+            highest = extended
+            return
+        }
+        if extended > top {
+            let gap = extended - top - 1
+            highest = extended
+            if gap == 0 { return }
+            if gap > Int64(configuration.maxGap) {
+                resets += 1
+                entries.removeAll(keepingCapacity: true)
+                return
+            }
+            let firstSend = now.nanoseconds &+ configuration.reorderWait.sfuNanosecondsClamped
+            var missingSeq = top + 1
+            // Only the newest `maxEntries` of a long gap can fit; the rest are given up at once.
+            let fits = Int64(configuration.maxEntries)
+            if gap > fits {
+                givenUp += Int(gap - fits)
+                missingSeq = extended - fits
+            }
+            while missingSeq < extended {
+                if entries.count == configuration.maxEntries {
+                    entries.removeFirst()
+                    givenUp += 1
+                }
+                entries.append(Entry(extended: missingSeq, nextSendAt: firstSend, retries: 0))
+                missingSeq += 1
+            }
+            return
+        }
+        // Late or duplicate: clear its entry if we were waiting for it.
+        if let index = index(of: extended) {
+            if entries[index].retries > 0 { recovered += 1 } else { reorderedBeforeNack += 1 }
+            entries.remove(at: index)
+        }
+    }
+
+    /// Collects the sequence numbers whose NACK is due at `now` into `lost` (emptied first, its
+    /// capacity kept, so the caller reuses one array), oldest first, and schedules their next
+    /// retry. Entries that have used up their retries are dropped and counted as given up.
+    ///
+    /// - Parameter rtt: the current round-trip estimate to the sender; the retry interval is
+    ///   max(rtt, `minRetryInterval`).
+    public mutating func due(now: Instant, rtt: Duration, into lost: inout [SequenceNumber]) {
+        lost.removeAll(keepingCapacity: true)
+        let interval = max(rtt.sfuNanosecondsClamped, configuration.minRetryInterval.sfuNanosecondsClamped)
+        var write = 0
+        for read in entries.indices {
+            var entry = entries[read]
+            if entry.nextSendAt <= now.nanoseconds {
+                if entry.retries >= configuration.maxRetries {
+                    givenUp += 1
+                    continue
+                }
+                entry.retries += 1
+                entry.nextSendAt = now.nanoseconds &+ interval
+                nacksSent += 1
+                lost.append(SequenceNumber(UInt16(truncatingIfNeeded: entry.extended)))
+            }
+            entries[write] = entry
+            write += 1
+        }
+        entries.removeLast(entries.count - write)
+    }
+
+    /// When `due` next has something to do: the earliest scheduled NACK, or nil with nothing
+    /// missing. An entry that has exhausted its retries is due at its last retry interval's end,
+    /// when it is given up.
+    public var nextDeadline: Instant? {
+        guard !entries.isEmpty else { return nil }
+        var earliest = UInt64.max
+        for entry in entries { earliest = min(earliest, entry.nextSendAt) }
+        return Instant(nanoseconds: earliest)
+    }
+
+    private func index(of extended: Int64) -> Int? {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid].extended < extended { low = mid + 1 } else { high = mid }
+        }
+        return low < entries.count && entries[low].extended == extended ? low : nil
+    }
+
+    // MARK: - Wire
+
+    /// Writes one Generic NACK (RTPFB PT 205, FMT 1; RFC 4585 §6.2.1) for `sortedLost` (ascending
+    /// modulo 2^16) into `buffer`, packing each run of 17 into one PID+BLP pair, and stops cleanly
+    /// when the buffer is full.
+    ///
+    /// - Returns: bytes written (0 when not even one pair fits) and how many of `sortedLost` the
+    ///   packet covers; the caller sends the rest in another packet.
+    public static func writeNACK(
+        senderSSRC: SSRC, mediaSSRC: SSRC, sortedLost: some Collection<SequenceNumber>,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) -> (bytesWritten: Int, sequencesCovered: Int) {
+        // Header (4) + sender SSRC (4) + media SSRC (4), then 4 bytes per pair; the 16-bit length
+        // field caps a packet far above any MTU, but cap it anyway so the field cannot overflow.
+        let pairRoom = min((buffer.count - 12) / 4, 0xFFFF - 2)
+        guard pairRoom >= 1, !sortedLost.isEmpty else { return (0, 0) }
+        var pairs = 0
+        var position = 12
+        var builder = NACKPairBuilder()
+        // Index in `sortedLost` of the first sequence of the pair the builder is still filling.
+        var pendingStart = 0
+        var index = 0
+        var full = false
+        for sequence in sortedLost {
+            if let pair = builder.add(sequence) {
+                buffer.setU16(pair.packetID.rawValue, at: position)
+                buffer.setU16(pair.lostBitmask, at: position + 2)
+                position += 4
+                pairs += 1
+                pendingStart = index
+                if pairs == pairRoom {
+                    full = true
+                    break
+                }
+            }
+            index += 1
+        }
+        let covered: Int
+        if !full, let pair = builder.finish() {
+            buffer.setU16(pair.packetID.rawValue, at: position)
+            buffer.setU16(pair.lostBitmask, at: position + 2)
+            position += 4
+            covered = index
+        } else {
+            covered = pendingStart
+        }
+        buffer[0] = 0x80 | RTCPFeedbackFormat.genericNACK
+        buffer[1] = RTCPPacketType.transportFeedback
+        buffer.setU16(UInt16(position / 4 - 1), at: 2)
+        buffer.setU32(senderSSRC.rawValue, at: 4)
+        buffer.setU32(mediaSSRC.rawValue, at: 8)
+        return (position, covered)
+    }
+}

@@ -1,0 +1,279 @@
+public import RelaisWire
+
+/// Audio or video: decides whether a down track waits for keyframes.
+public enum MediaKind: Sendable, Hashable {
+    case audio, video
+}
+
+/// Why a down track did not forward a packet. Every drop has a named, counted reason.
+public enum DownTrackDropReason: Sendable, Hashable {
+    /// Not a parseable RTP packet (RFC 3550 §5.1, RFC 8285).
+    case malformed
+    /// A payload type the subscriber did not negotiate a mapping for.
+    case unknownPayloadType
+    /// Video before the first keyframe of the current source.
+    case waitingForKeyframe
+    /// A reordered packet from before the current source epoch began, or from the source before
+    /// it; forwarding it would reuse output sequence numbers the subscriber already saw.
+    case predatesSource
+}
+
+/// What the caller does with the packet it handed to `DownTrack.rewrite`.
+public enum DownTrackVerdict: Sendable, Hashable {
+    /// The packet was rewritten in place; send its first `length` bytes to the subscriber.
+    case forward(length: Int)
+    /// Do not send it.
+    case drop(DownTrackDropReason)
+    /// Do not send it (still waiting for a keyframe), and ask the publisher for one (PLI/FIR,
+    /// through the track's `KeyframeRequestThrottle`). Issued at most once per
+    /// `DownTrack.keyframeRequestInterval` while waiting.
+    case dropAndRequestKeyframe
+}
+
+/// The per-(published track, subscriber) send state: mediasoup's Consumer with its SeqManager.
+///
+/// The relay forwards one publisher packet to each subscriber by copying it into a per-subscriber
+/// scratch buffer and calling `rewrite`, which sets the subscriber's SSRC, payload type and header
+/// extension ids and shifts sequence number and timestamp by this track's offsets.
+///
+/// Source epochs. Offsets are fixed for one *source epoch*: a run of packets from one publisher
+/// SSRC. When the source changes (the publisher reconnected with a new SSRC, or `resetSource` was
+/// called for a layer switch), the next forwarded packet continues the output at last sequence + 1
+/// and at last timestamp + the wall time elapsed since the last packet (at least one tick), so the
+/// subscriber sees one continuous stream (RFC 3550 §5.1: sequence increments by one per packet; the
+/// timestamp tracks the sampling clock). Video re-waits for a keyframe at each switch, since the new
+/// source's frames do not predict from the old one's.
+///
+/// Header extensions. Ids the subscriber negotiated for the same URI come from `extensionIDMap`;
+/// any other id is renumbered to `unusedExtensionID`, an id the subscriber did not negotiate, which
+/// RFC 8285 §5 says receivers ignore. This keeps the header layout (no bytes move).
+///
+/// Nothing allocates in `rewrite`; the maps are tables built at init.
+public struct DownTrack: Sendable {
+    public let outputSSRC: SSRC
+    public let kind: MediaKind
+    public let codec: ForwardedCodec
+    public let clockRate: UInt32
+    public let unusedExtensionID: UInt8
+
+    /// Least time between two `.dropAndRequestKeyframe` verdicts while waiting for a keyframe.
+    public static let keyframeRequestInterval: Duration = .milliseconds(500)
+
+    /// Publisher PT -> subscriber PT, 0xFF for unmapped (PTs are 7 bits).
+    private let payloadTypes: [UInt8]
+    /// Publisher extension id -> subscriber id, 0 for unmapped (ids are 1...255).
+    private let extensionIDs: [UInt8]
+
+    // Source epoch.
+    private var inputSSRC: SSRC?
+    private var previousInputSSRC: SSRC?
+    private var epochPending = true
+    private var sequenceOffset: UInt16 = 0
+    private var timestampOffset: UInt32 = 0
+    /// Input sequence number of the epoch's first forwarded packet; older ones are dropped.
+    private var epochFirstInput = SequenceNumber(0)
+    private var epochFirstOutput = SequenceNumber(0)
+
+    // Output state.
+    private var hasSent = false
+    public private(set) var lastOutputSequence = SequenceNumber(0)
+    public private(set) var lastOutputTimestamp: UInt32 = 0
+    private var lastOutputAt = Instant.zero
+
+    // Keyframe gating.
+    public private(set) var waitingForKeyframe: Bool
+    private var lastKeyframeRequest: Instant?
+
+    // Counters (RFC 3550 §6.4.1 sender info definitions).
+    /// RTP data packets sent.
+    public private(set) var packetsSent: UInt32 = 0
+    /// Payload octets sent: header and padding excluded.
+    public private(set) var octetsSent: UInt32 = 0
+    public private(set) var drops = DropCounters()
+    /// Source epochs begun after the first one.
+    public private(set) var sourceSwitches = 0
+
+    public struct DropCounters: Sendable, Equatable {
+        public var malformed = 0
+        public var unknownPayloadType = 0
+        public var waitingForKeyframe = 0
+        public var predatesSource = 0
+    }
+
+    /// - Parameters:
+    ///   - payloadTypeMap: publisher PT to subscriber PT for each codec both negotiated.
+    ///   - extensionIDMap: publisher id to subscriber id for each extension URI both negotiated.
+    ///   - unusedExtensionID: an id (1...14, so both RFC 8285 forms can carry it) that the
+    ///     subscriber did not negotiate; unmapped extensions are renumbered to it.
+    public init(
+        outputSSRC: SSRC, kind: MediaKind, codec: ForwardedCodec, clockRate: UInt32,
+        payloadTypeMap: [(from: UInt8, to: UInt8)], extensionIDMap: [(from: UInt8, to: UInt8)],
+        unusedExtensionID: UInt8 = 14
+    ) {
+        // Configuration from our own negotiation, not network input.
+        precondition((1...14).contains(unusedExtensionID), "unused extension id must fit the one-byte form")
+        precondition(!extensionIDMap.contains { $0.to == unusedExtensionID }, "unused extension id is negotiated")
+        self.outputSSRC = outputSSRC
+        self.kind = kind
+        self.codec = codec
+        self.clockRate = clockRate
+        self.unusedExtensionID = unusedExtensionID
+        var pts = [UInt8](repeating: 0xFF, count: 128)
+        for (from, to) in payloadTypeMap where from < 128 { pts[Int(from)] = to & 0x7F }
+        self.payloadTypes = pts
+        var ids = [UInt8](repeating: 0, count: 256)
+        for (from, to) in extensionIDMap { ids[Int(from)] = to }
+        self.extensionIDs = ids
+        self.waitingForKeyframe = kind == .video && codec.needsKeyframe
+    }
+
+    /// Rewrites the RTP packet in `packet[0..<length]` for this subscriber, in place.
+    public mutating func rewrite(_ packet: UnsafeMutableRawBufferPointer, length: Int, now: Instant) -> DownTrackVerdict {
+        guard length >= 0, length <= packet.count else { return drop(.malformed) }
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: packet[0..<length])
+        let view: RTPPacketView
+        do {
+            view = try RTPPacketView(parsing: UnsafeRawBufferPointer(bytes))
+        } catch {
+            return drop(.malformed)
+        }
+        let outputPT = payloadTypes[Int(view.payloadType.rawValue)]
+        guard outputPT != 0xFF else { return drop(.unknownPayloadType) }
+
+        if view.ssrc != inputSSRC {
+            // A straggler from the source we just left must not switch back to it.
+            if view.ssrc == previousInputSSRC { return drop(.predatesSource) }
+            if let current = inputSSRC {
+                beginSourceSwitch()
+                previousInputSSRC = current
+            }
+            inputSSRC = view.ssrc
+        }
+
+        if epochPending {
+            if waitingForKeyframe {
+                guard KeyframeDetector.isKeyframeStart(codec: codec, payload: view.payload) else {
+                    return dropWaitingForKeyframe(now: now)
+                }
+                waitingForKeyframe = false
+            }
+            beginEpoch(firstInput: view.sequenceNumber, inputTimestamp: view.timestamp, now: now)
+        } else if view.sequenceNumber.distance(from: epochFirstInput) < 0 {
+            return drop(.predatesSource)
+        }
+
+        let outputSequence = SequenceNumber(view.sequenceNumber.rawValue &+ sequenceOffset)
+        let outputTimestamp = view.timestamp &+ timestampOffset
+        RTPRewrite.setSSRC(outputSSRC, in: bytes)
+        RTPRewrite.setSequenceNumber(outputSequence, in: bytes)
+        RTPRewrite.setTimestamp(outputTimestamp, in: bytes)
+        RTPRewrite.setPayloadType(PayloadType(outputPT), in: bytes)
+        if let form = view.extensionForm {
+            rewriteExtensionIDs(view: view, form: form, in: bytes)
+        }
+
+        if !hasSent || outputSequence.isNewer(than: lastOutputSequence) {
+            hasSent = true
+            lastOutputSequence = outputSequence
+            lastOutputTimestamp = outputTimestamp
+            lastOutputAt = now
+        }
+        packetsSent &+= 1
+        octetsSent &+= UInt32(truncatingIfNeeded: view.payloadLength)
+        return .forward(length: length)
+    }
+
+    /// The publisher's source is about to change (a layer switch, or a reconnect the caller learned
+    /// of through signaling): the next packet starts a new source epoch.
+    public mutating func resetSource() {
+        beginSourceSwitch()
+        inputSSRC = nil
+        previousInputSSRC = nil
+    }
+
+    /// The publisher's sequence number for an output sequence a subscriber NACKed, so the relay can
+    /// look it up in the publisher stream's `RetransmissionBuffer`. Nil when `output` was not sent in
+    /// the current source epoch (before it, or not yet sent).
+    public func inputSequence(forOutput output: SequenceNumber) -> SequenceNumber? {
+        guard hasSent, !epochPending else { return nil }
+        guard output.distance(from: epochFirstOutput) >= 0, output.distance(from: lastOutputSequence) <= 0 else {
+            return nil
+        }
+        return SequenceNumber(output.rawValue &- sequenceOffset)
+    }
+
+    /// The SR this down track sends for a publisher SR (RFC 3550 §6.4.1): the publisher's NTP time
+    /// paired with its RTP timestamp moved into this track's timestamp space, so the subscriber
+    /// aligns audio and video (lip sync) exactly as the publisher meant; packet and octet counts
+    /// are this track's own. Nil when the SR is from another source than the current epoch's, or
+    /// nothing was forwarded yet: its RTP timestamp would then be in the wrong timeline.
+    public func senderReport(publisherSSRC: SSRC, publisherNTP: UInt64, publisherRTP: UInt32) -> SenderReport? {
+        guard hasSent, !epochPending, publisherSSRC == inputSSRC else { return nil }
+        return SenderReport(
+            ssrc: outputSSRC, ntpTimestamp: publisherNTP, rtpTimestamp: publisherRTP &+ timestampOffset,
+            packetCount: packetsSent, octetCount: octetsSent)
+    }
+
+    // MARK: - Internals
+
+    private mutating func beginSourceSwitch() {
+        epochPending = true
+        if kind == .video && codec.needsKeyframe { waitingForKeyframe = true }
+        lastKeyframeRequest = nil
+    }
+
+    /// Fixes the offsets so that this packet continues the output stream.
+    private mutating func beginEpoch(firstInput: SequenceNumber, inputTimestamp: UInt32, now: Instant) {
+        epochPending = false
+        epochFirstInput = firstInput
+        guard hasSent else {
+            // First epoch: keep the publisher's numbering (offsets zero).
+            sequenceOffset = 0
+            timestampOffset = 0
+            epochFirstOutput = firstInput
+            return
+        }
+        sourceSwitches += 1
+        let nextSequence = lastOutputSequence.advanced(by: 1)
+        let elapsed = rtpTicks(nanoseconds: now.nanoseconds(since: lastOutputAt), clockRate: clockRate)
+        let nextTimestamp = lastOutputTimestamp &+ UInt32(truncatingIfNeeded: max(elapsed, 1))
+        sequenceOffset = nextSequence.rawValue &- firstInput.rawValue
+        timestampOffset = nextTimestamp &- inputTimestamp
+        epochFirstOutput = nextSequence
+    }
+
+    private mutating func rewriteExtensionIDs(
+        view: RTPPacketView, form: RTPExtensionForm, in bytes: UnsafeMutableRawBufferPointer
+    ) {
+        var cursor = view.extensionElements
+        // Elements were validated when the view was parsed, so the cursor cannot throw here.
+        while let element = try? cursor.next(in: view.bytes) {
+            let mapped = extensionIDs[Int(element.id)]
+            let target = mapped == 0 ? unusedExtensionID : mapped
+            guard target != element.id else { continue }
+            if !RTPRewrite.setExtensionID(target, of: element, form: form, in: bytes) {
+                // A mapped id above 14 cannot be written in the one-byte form; hide the element.
+                RTPRewrite.setExtensionID(unusedExtensionID, of: element, form: form, in: bytes)
+            }
+        }
+    }
+
+    private mutating func dropWaitingForKeyframe(now: Instant) -> DownTrackVerdict {
+        drops.waitingForKeyframe += 1
+        if let last = lastKeyframeRequest, now.since(last) < Self.keyframeRequestInterval {
+            return .drop(.waitingForKeyframe)
+        }
+        lastKeyframeRequest = now
+        return .dropAndRequestKeyframe
+    }
+
+    private mutating func drop(_ reason: DownTrackDropReason) -> DownTrackVerdict {
+        switch reason {
+        case .malformed: drops.malformed += 1
+        case .unknownPayloadType: drops.unknownPayloadType += 1
+        case .waitingForKeyframe: drops.waitingForKeyframe += 1
+        case .predatesSource: drops.predatesSource += 1
+        }
+        return .drop(reason)
+    }
+}
