@@ -1,3 +1,5 @@
+public import RelaisWire
+
 /// Rate-limits keyframe requests (PLI, RFC 4585 §6.3.1; FIR, RFC 5104 §4.3.1) from many subscribers
 /// towards one publisher track.
 ///

@@ -29,7 +29,7 @@ struct SignalingConnection {
         let outbox = Outbox(continuation)
         var logger = context.logger
         logger[metadataKey: "connection"] = "\(outbox.id)"
-        let lastActivity = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+        let lastActivity = ActivityClock()
         let state = ConnectionState()
 
         await withTaskGroup(of: Void.self) { group in
@@ -50,7 +50,7 @@ struct SignalingConnection {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
-                    let silent = DispatchTime.now().uptimeNanoseconds - lastActivity.load(ordering: .relaxed)
+                    let silent = DispatchTime.now().uptimeNanoseconds - lastActivity.last.load(ordering: .relaxed)
                     if silent > idle.nanosecondsClamped {
                         outbox.close(code: 1001)
                         return
@@ -59,7 +59,7 @@ struct SignalingConnection {
             }
             do {
                 for try await frame in inbound.messages(maxSize: Self.transportFrameLimit) {
-                    lastActivity.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+                    lastActivity.last.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
                     let open = await handle(frame, outbox: outbox, state: state, logger: logger)
                     if !open { break }
                 }
@@ -73,6 +73,11 @@ struct SignalingConnection {
             continuation.finish()
             group.cancelAll()
         }
+    }
+
+    /// When the client last sent anything, shared with the idle watchdog.
+    final class ActivityClock: Sendable {
+        let last = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
     }
 
     final class ConnectionState: @unchecked Sendable {
