@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "relais-server",
             dependencies: [
-                "RelaisServer",
+                "RelaisServer", "RelaisSignaling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -132,7 +132,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "RelaisServer", "RelaisTransport",
+                "RelaisServer", "RelaisTransport", "RelaisSignaling",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -2,60 +2,167 @@ import ArgumentParser
 import Foundation
 import Logging
 import RelaisServer
+import RelaisSignaling
 import RelaisTransport
 
 @main
 struct RelaisServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relais-server",
-        abstract: "Relais teleconsultation media relay: WebRTC SFU (ICE-lite, DTLS-SRTP) and signaling.",
+        abstract: "Relais teleconsultation media relay: WebRTC SFU (ICE-lite, DTLS-SRTP) and WebSocket signaling.",
         discussion: """
-            With no options it serves on loopback only: HTTP signaling on 127.0.0.1:8088 and media \
-            on UDP 127.0.0.1:40000, with a freshly generated DTLS certificate. Every option can also be \
-            set with the environment variable named in its help.
-            """
+            With no options it serves on loopback only: signaling on ws://127.0.0.1:8088/v1/signaling, \
+            media on UDP 127.0.0.1:40000, a freshly generated DTLS certificate and a development token \
+            secret. Each option is taken from, in order: the command line, the environment variable \
+            named in its help, the JSON config file (--config, keys are the option names), the default.
+            """,
+        subcommands: [Serve.self, Token.self],
+        defaultSubcommand: Serve.self
     )
+}
 
-    @Option(help: "HTTP signaling address (env RELAIS_HTTP_HOST).")
-    var httpHost: String = env("RELAIS_HTTP_HOST") ?? "127.0.0.1"
+/// Options shared by `serve` and `token`.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "JSON config file: an object whose keys are option names, e.g. {\"http-port\": 9000} (env RELAIS_CONFIG).")
+    var config: String?
 
-    @Option(help: "HTTP signaling port (env RELAIS_HTTP_PORT).")
-    var httpPort: Int = env("RELAIS_HTTP_PORT").flatMap(Int.init) ?? 8088
+    @Option(help: "HS256 token secret, at least 32 bytes (env RELAIS_TOKEN_SECRET). Without one, a development secret is generated once and kept in ~/.relais/dev-token-secret.")
+    var tokenSecret: String?
 
-    @Option(help: "Media UDP address, also advertised in ICE candidates (env RELAIS_MEDIA_HOST).")
-    var mediaHost: String = env("RELAIS_MEDIA_HOST") ?? "127.0.0.1"
-
-    @Option(help: "First media UDP port; loop i uses port+i (env RELAIS_MEDIA_PORT).")
-    var mediaPort: Int = env("RELAIS_MEDIA_PORT").flatMap(Int.init) ?? 40_000
-
-    @Option(help: "Media event loops, one UDP socket each; 0 = one per core (env RELAIS_MEDIA_LOOPS).")
-    var mediaLoops: Int = env("RELAIS_MEDIA_LOOPS").flatMap(Int.init) ?? 1
-
-    @Option(help: "ICE consent timeout in seconds (RFC 7675) (env RELAIS_CONSENT_TIMEOUT).")
-    var consentTimeout: Int = env("RELAIS_CONSENT_TIMEOUT").flatMap(Int.init) ?? 30
-
-    @Option(help: "SRTP profiles offered in DTLS, comma-separated, preferred first: gcm, cm (env RELAIS_SRTP_PROFILES).")
-    var srtpProfiles: String = env("RELAIS_SRTP_PROFILES") ?? "gcm,cm"
-
-    @Option(help: "PEM file with the DTLS certificate; generated at start when empty (env RELAIS_DTLS_CERT).")
-    var dtlsCert: String = env("RELAIS_DTLS_CERT") ?? ""
-
-    @Option(help: "PEM file with the DTLS private key (env RELAIS_DTLS_KEY).")
-    var dtlsKey: String = env("RELAIS_DTLS_KEY") ?? ""
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RELAIS_LOG_LEVEL).")
-    var logLevel: String = env("RELAIS_LOG_LEVEL") ?? "info"
-
-    func validate() throws {
-        guard dtlsCert.isEmpty == dtlsKey.isEmpty else {
-            throw ValidationError("--dtls-cert and --dtls-key go together")
-        }
-        _ = try parseProfiles()
-        guard consentTimeout > 0 else { throw ValidationError("--consent-timeout must be positive") }
+    func settings() throws -> Settings {
+        try Settings(path: config ?? env("RELAIS_CONFIG"))
     }
 
-    func parseProfiles() throws -> [SRTPProfile] {
-        try srtpProfiles.split(separator: ",").map { name in
+    /// The secret, and whether it is the development one.
+    func resolveSecret(_ settings: Settings) throws -> (secret: String, development: Bool) {
+        if let secret = tokenSecret ?? env("RELAIS_TOKEN_SECRET") ?? settings.string("token-secret") {
+            guard secret.utf8.count >= 32 else { throw ValidationError("the token secret must be at least 32 bytes") }
+            return (secret, false)
+        }
+        let directory = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".relais")
+        let file = directory.appendingPathComponent("dev-token-secret")
+        if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), existing.utf8.count >= 32 {
+            return (existing, true)
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let secret = "dev-" + bytes.map { String(format: "%02x", $0) }.joined()
+        FileManager.default.createFile(atPath: file.path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        return (secret, true)
+    }
+}
+
+/// Flat JSON settings file.
+struct Settings {
+    private var values: [String: Any] = [:]
+
+    init(path: String?) throws {
+        guard let path else { return }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("\(path): the config file must hold one JSON object")
+        }
+        values = object
+    }
+
+    func string(_ key: String) -> String? { values[key].map { "\($0)" } }
+    func int(_ key: String) -> Int? { values[key] as? Int ?? string(key).flatMap(Int.init) }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the relay (the default).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "HTTP/WebSocket signaling address (env RELAIS_HTTP_HOST; default 127.0.0.1).")
+    var httpHost: String?
+    @Option(help: "HTTP/WebSocket signaling port (env RELAIS_HTTP_PORT; default 8088).")
+    var httpPort: Int?
+    @Option(help: "Media UDP address, also advertised in ICE candidates (env RELAIS_MEDIA_HOST; default 127.0.0.1).")
+    var mediaHost: String?
+    @Option(help: "First media UDP port; loop i uses port+i (env RELAIS_MEDIA_PORT; default 40000).")
+    var mediaPort: Int?
+    @Option(help: "Media event loops, one UDP socket each; 0 = one per core (env RELAIS_MEDIA_LOOPS; default 0).")
+    var mediaLoops: Int?
+    @Option(help: "ICE consent timeout in seconds, RFC 7675 (env RELAIS_CONSENT_TIMEOUT; default 30).")
+    var consentTimeout: Int?
+    @Option(help: "SRTP profiles offered in DTLS, comma-separated, preferred first: gcm, cm (env RELAIS_SRTP_PROFILES; default gcm,cm).")
+    var srtpProfiles: String?
+    @Option(help: "PEM file with the DTLS certificate; generated at start when absent (env RELAIS_DTLS_CERT).")
+    var dtlsCert: String?
+    @Option(help: "PEM file with the DTLS private key (env RELAIS_DTLS_KEY).")
+    var dtlsKey: String?
+    @Option(help: "Largest signaling message in bytes (env RELAIS_MAX_MESSAGE_BYTES; default 65536).")
+    var maxMessageBytes: Int?
+    @Option(help: "Signaling messages per second per connection, burst twice that (env RELAIS_MESSAGES_PER_SECOND; default 20).")
+    var messagesPerSecond: Int?
+    @Option(help: "Participants per room (env RELAIS_MAX_PARTICIPANTS; default 16).")
+    var maxParticipants: Int?
+    @Option(help: "Seconds a dropped participant keeps its place for `resume` (env RELAIS_RESUME_WINDOW; default 15).")
+    var resumeWindow: Int?
+    @Option(help: "Seconds of signaling silence after which a connection counts as dropped (env RELAIS_IDLE_TIMEOUT; default 30).")
+    var idleTimeout: Int?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RELAIS_LOG_LEVEL; default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        let settings = try common.settings()
+        func pick(_ flag: String?, _ key: String, _ variable: String, _ fallback: String) -> String {
+            flag ?? env(variable) ?? settings.string(key) ?? fallback
+        }
+        func pick(_ flag: Int?, _ key: String, _ variable: String, _ fallback: Int) throws -> Int {
+            if let flag { return flag }
+            if let text = env(variable) {
+                guard let value = Int(text) else { throw ValidationError("\(variable) must be an integer") }
+                return value
+            }
+            return settings.int(key) ?? fallback
+        }
+
+        var logger = Logger(label: "relais")
+        logger.logLevel = Logger.Level(rawValue: pick(logLevel, "log-level", "RELAIS_LOG_LEVEL", "info")) ?? .info
+
+        var configuration = ServerConfiguration()
+        configuration.httpHost = pick(httpHost, "http-host", "RELAIS_HTTP_HOST", "127.0.0.1")
+        configuration.httpPort = try pick(httpPort, "http-port", "RELAIS_HTTP_PORT", 8088)
+        configuration.media.host = pick(mediaHost, "media-host", "RELAIS_MEDIA_HOST", "127.0.0.1")
+        configuration.media.port = try pick(mediaPort, "media-port", "RELAIS_MEDIA_PORT", 40_000)
+        configuration.media.loops = try pick(mediaLoops, "media-loops", "RELAIS_MEDIA_LOOPS", 0)
+        let consent = try pick(consentTimeout, "consent-timeout", "RELAIS_CONSENT_TIMEOUT", 30)
+        guard consent > 0 else { throw ValidationError("consent timeout must be positive") }
+        configuration.media.transport.consentTimeout = .seconds(consent)
+        configuration.media.transport.srtpProfiles = try parseProfiles(pick(srtpProfiles, "srtp-profiles", "RELAIS_SRTP_PROFILES", "gcm,cm"))
+        let cert = dtlsCert ?? env("RELAIS_DTLS_CERT") ?? settings.string("dtls-cert")
+        let key = dtlsKey ?? env("RELAIS_DTLS_KEY") ?? settings.string("dtls-key")
+        guard (cert == nil) == (key == nil) else { throw ValidationError("the DTLS certificate and key go together") }
+        if let cert, let key {
+            configuration.dtlsCertificatePEM = (try String(contentsOfFile: cert, encoding: .utf8), try String(contentsOfFile: key, encoding: .utf8))
+        }
+        configuration.signaling.maxMessageBytes = try pick(maxMessageBytes, "max-message-bytes", "RELAIS_MAX_MESSAGE_BYTES", 65_536)
+        let rate = try pick(messagesPerSecond, "messages-per-second", "RELAIS_MESSAGES_PER_SECOND", 20)
+        configuration.signaling.messagesPerSecond = rate
+        configuration.signaling.messageBurst = rate * 2
+        configuration.signaling.maxParticipants = try pick(maxParticipants, "max-participants", "RELAIS_MAX_PARTICIPANTS", 16)
+        configuration.signaling.resumeWindow = .seconds(try pick(resumeWindow, "resume-window", "RELAIS_RESUME_WINDOW", 15))
+        configuration.signaling.idleTimeout = .seconds(try pick(idleTimeout, "idle-timeout", "RELAIS_IDLE_TIMEOUT", 30))
+        let (secret, development) = try common.resolveSecret(settings)
+        configuration.signaling.tokenSecret = secret
+        if development {
+            logger.warning("using the DEVELOPMENT token secret from ~/.relais/dev-token-secret; set --token-secret for real deployments")
+            FileHandle.standardOutput.write(Data("relais-server: development token secret (for development only): \(secret)\n".utf8))
+        }
+
+        let app = RelaisServerApp(configuration: configuration, logger: logger)
+        try await app.run { [logger, configuration] running in
+            logger.notice("relais-server ready", metadata: [
+                "signaling": "ws://\(configuration.httpHost):\(running.httpPort)/v1/signaling",
+                "media": "\(running.media.localAddresses.map(\.description).joined(separator: ","))",
+            ])
+        }
+    }
+
+    func parseProfiles(_ text: String) throws -> [SRTPProfile] {
+        try text.split(separator: ",").map { name in
             switch name.trimmingCharacters(in: .whitespaces).lowercased() {
             case "gcm", "aead_aes_128_gcm": return .aeadAES128GCM
             case "cm", "aes128_cm_sha1_80": return .aes128CMSHA1_80
@@ -63,31 +170,32 @@ struct RelaisServerCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mint an access token for development (production tokens come from the platform's identity service).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Room the token admits to.")
+    var room: String
+    @Option(help: "Role: cart, expert or observer.")
+    var role: String
+    @Option(help: "Display name shown to the other participants.")
+    var name: String
+    @Option(help: "Subject (stable user id); defaults to the name.")
+    var subject: String?
+    @Option(help: "Lifetime in seconds.")
+    var ttl: Int = 3600
 
     func run() async throws {
-        var logger = Logger(label: "relais")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-
-        var configuration = ServerConfiguration()
-        configuration.httpHost = httpHost
-        configuration.httpPort = httpPort
-        configuration.media.host = mediaHost
-        configuration.media.port = mediaPort
-        configuration.media.loops = mediaLoops
-        configuration.media.transport.consentTimeout = .seconds(consentTimeout)
-        configuration.media.transport.srtpProfiles = try parseProfiles()
-        if !dtlsCert.isEmpty {
-            configuration.dtlsCertificatePEM = (
-                try String(contentsOfFile: dtlsCert, encoding: .utf8), try String(contentsOfFile: dtlsKey, encoding: .utf8)
-            )
-        }
-        let app = RelaisServerApp(configuration: configuration, logger: logger)
-        try await app.run { [logger, configuration] running in
-            logger.notice("relais-server ready", metadata: [
-                "http": "http://\(configuration.httpHost):\(running.httpPort)",
-                "media": "\(running.media.localAddresses.map(\.description).joined(separator: ","))",
-            ])
-        }
+        guard let role = Role(rawValue: role) else { throw ValidationError("role must be cart, expert or observer") }
+        let (secret, _) = try common.resolveSecret(try common.settings())
+        let authority = try await TokenAuthority(secret: secret)
+        let claims = AccessClaims(subject: subject ?? name, displayName: name, role: role, room: room,
+                                  expires: Date().addingTimeInterval(TimeInterval(ttl)))
+        print(try await authority.mint(claims))
     }
 }
 

@@ -68,6 +68,7 @@ extension MediaLoop {
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
             switch consumer.downTrack.rewrite(transmit, length: length, now: now) {
             case .forward(let n):
+                counters.forwarded += 1
                 sendProtectedTransmit(to: subscriber, length: n)
             case .dropAndRequestKeyframe:
                 requestKeyframe(track, now: now)
@@ -111,6 +112,7 @@ extension MediaLoop {
         } catch {
             return
         }
+        counters.keyframeRequests += 1
         sendRTCP(entry: entry, length: writer.position)
     }
 
@@ -148,6 +150,7 @@ extension MediaLoop {
                 senderSSRC: SSRC(room.relaySSRC), mediaSSRC: SSRC(mediaSSRC), sortedLost: remaining,
                 into: UnsafeMutableRawBufferPointer(rebasing: transmit[start..<1200]))
             guard written > 0, covered > 0 else { return }
+            counters.nacksToPublishers += 1
             sendRTCP(entry: entry, length: start + written)
             remaining = remaining.dropFirst(covered)
         }
@@ -200,9 +203,13 @@ extension MediaLoop {
                 for output in nack.lostSequenceNumbers {
                     guard let input = consumer.downTrack.inputSequence(forOutput: output),
                           let stored = cache.packet(for: input, now: now), stored.count <= MediaLoop.scratchSize - SRTPSession.maxTrailer
-                    else { continue }
+                    else {
+                        counters.retransmissionMisses += 1
+                        continue
+                    }
                     UnsafeMutableRawBufferPointer(rebasing: transmit[0..<stored.count]).copyMemory(from: stored)
                     guard let n = consumer.downTrack.rewriteRetransmission(transmit, length: stored.count, outputSequence: output) else { continue }
+                    counters.retransmissions += 1
                     sendProtectedTransmit(to: entry, length: n)
                 }
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication):

@@ -47,6 +47,16 @@ public struct MediaLoopCounters: Sendable, Equatable {
     public var transportsClosed = 0
     public var consentExpiries = 0
     public var dtlsFailures = 0
+    /// Packets re-sent from the retransmission cache to answer subscribers' NACKs.
+    public var retransmissions = 0
+    /// NACKed packets the cache no longer held (or never had).
+    public var retransmissionMisses = 0
+    /// NACK packets the relay sent to publishers for loss it detected.
+    public var nacksToPublishers = 0
+    /// Keyframe requests (PLI) the relay sent to publishers after throttling.
+    public var keyframeRequests = 0
+    /// RTP packets forwarded to subscribers.
+    public var forwarded = 0
 }
 
 /// Everything media on one event loop: its UDP socket, its transports and their rooms.
@@ -73,7 +83,7 @@ public final class MediaLoop {
     /// Final snapshots of closed transports, newest last, bounded.
     private var recentlyClosed: [TransportSnapshot] = []
     static let closedHistory = 64
-    public private(set) var counters = MediaLoopCounters()
+    var counters = MediaLoopCounters()
 
     /// Receive scratch: one datagram, decrypted in place, with room for re-protection trailers.
     let receive: UnsafeMutableRawBufferPointer

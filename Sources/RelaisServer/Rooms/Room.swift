@@ -107,7 +107,7 @@ actor Room {
     }
 
     /// Reattaches a participant whose connection dropped (within the resume window).
-    func resume(participantId: String, outbox: Outbox, requestId: String?) async throws(SignalingError) -> Role {
+    func resume(participantId: String, outbox: Outbox, requestId: String?, restartIce: Bool) async throws(SignalingError) -> Role {
         guard let participant = participants[participantId] else {
             throw SignalingError(.resumeFailed, "the participant is no longer in the room")
         }
@@ -125,9 +125,13 @@ actor Room {
             requestId: requestId, participantId: participantId, room: name, resumeToken: participant.resumeToken,
             participants: existing.participants, tracks: existing.tracks)))
         logger.info("participant resumed", metadata: ["participant": "\(participantId)"])
-        // The client restarts ICE on its publish connection; the relay does so on the subscribe one.
-        participant.iceRestartPending = participant.subscribeTransport != nil || participant.outstanding != nil
-        participant.candidatesSent = nil
+        // The client restarts ICE on its publish connection itself (re-offer); on request the relay
+        // restarts the subscribe one. Either way the client gets a fresh subscribe offer to resync.
+        participant.outstanding = nil
+        if restartIce {
+            participant.iceRestartPending = true
+            participant.candidatesSent = nil
+        }
         await renegotiate(participant, force: true)
         return participant.info.role
     }
@@ -151,9 +155,9 @@ actor Room {
         await remove(participant, reason: .disconnected)
     }
 
-    func leave(participantId: String, outbox: Outbox) async {
+    func leave(participantId: String, outbox: Outbox, requestId: String?) async {
         guard let participant = participants[participantId], participant.outbox?.id == outbox.id else { return }
-        outbox.send(.left(LeftBody(reason: .requested)))
+        outbox.send(.left(LeftBody(requestId: requestId, reason: .requested)))
         outbox.close(code: 1000)
         participant.outbox = nil
         await remove(participant, reason: .left)

@@ -32,47 +32,48 @@ struct SignalingConnection {
         let lastActivity = ActivityClock()
         let state = ConnectionState()
 
-        await withTaskGroup(of: Void.self) { group in
-            // Writer: drains the outbox in order; a close item ends the connection.
-            group.addTask {
-                for await item in stream {
-                    switch item {
-                    case .message(let message):
-                        try? await outbound.write(.text(message.encoded()))
-                    case .close(let code):
-                        try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: nil)
-                        return
-                    }
+        // Writer: drains the outbox in order; a close item ends the connection. It outlives the
+        // reader so that a final error and its close frame still go out.
+        let writer = Task {
+            for await item in stream {
+                switch item {
+                case .message(let message):
+                    try? await outbound.write(.text(message.encoded()))
+                case .close(let code):
+                    try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: nil)
+                    return
                 }
             }
-            // Idle watchdog: a silent connection is treated as dropped (the participant may resume).
-            let idle = context.configuration.idleTimeout
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
-                    let silent = DispatchTime.now().uptimeNanoseconds - lastActivity.last.load(ordering: .relaxed)
-                    if silent > idle.nanosecondsClamped {
-                        outbox.close(code: 1001)
-                        return
-                    }
-                }
-            }
-            do {
-                for try await frame in inbound.messages(maxSize: Self.transportFrameLimit) {
-                    lastActivity.last.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
-                    let open = await handle(frame, outbox: outbox, state: state, logger: logger)
-                    if !open { break }
-                }
-            } catch {
-                logger.debug("signaling connection ended", metadata: ["error": "\(error)"])
-            }
-            // The socket is gone or closing: a joined participant keeps its place for the resume window.
-            if let joined = state.joined, !state.left {
-                await joined.room.detach(participantId: joined.participantId, outbox: outbox)
-            }
-            continuation.finish()
-            group.cancelAll()
         }
+        // Idle watchdog: a silent connection is treated as dropped (the participant may resume).
+        let idle = context.configuration.idleTimeout
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let silent = DispatchTime.now().uptimeNanoseconds - lastActivity.last.load(ordering: .relaxed)
+                if silent > idle.nanosecondsClamped {
+                    logger.info("signaling connection idle; closing")
+                    outbox.close(code: 1001)
+                    return
+                }
+            }
+        }
+        do {
+            for try await frame in inbound.messages(maxSize: Self.transportFrameLimit) {
+                lastActivity.last.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+                let open = await handle(frame, outbox: outbox, state: state, logger: logger)
+                if !open { break }
+            }
+        } catch {
+            logger.debug("signaling connection ended", metadata: ["error": "\(error)"])
+        }
+        watchdog.cancel()
+        // The socket is gone or closing: a joined participant keeps its place for the resume window.
+        if let joined = state.joined, !state.left {
+            await joined.room.detach(participantId: joined.participantId, outbox: outbox)
+        }
+        continuation.finish()
+        await writer.value
     }
 
     /// When the client last sent anything, shared with the idle watchdog.
@@ -147,7 +148,7 @@ struct SignalingConnection {
             guard let (room, participantId) = await context.registry.resumeTarget(token: resume.resumeToken) else {
                 throw SignalingError(.resumeFailed, "unknown or expired resume token")
             }
-            let role = try await room.resume(participantId: participantId, outbox: outbox, requestId: resume.requestId)
+            let role = try await room.resume(participantId: participantId, outbox: outbox, requestId: resume.requestId, restartIce: resume.restartIce ?? false)
             state.joined = (room, participantId, role)
         case .offer(let offer):
             guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
@@ -162,10 +163,10 @@ struct SignalingConnection {
             }
             // The relay is ICE-lite: it learns the peer's addresses from its connectivity checks
             // (peer-reflexive, RFC 8445 §7.3.1.3), so trickled candidates need no action.
-        case .leave:
+        case .leave(let leave):
             guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
             state.left = true
-            await joined.room.leave(participantId: joined.participantId, outbox: outbox)
+            await joined.room.leave(participantId: joined.participantId, outbox: outbox, requestId: leave.requestId)
         }
     }
 }

@@ -16,10 +16,14 @@ public struct Join: Codable, Sendable, Equatable {
 public struct Resume: Codable, Sendable, Equatable {
     public var requestId: String?
     public var resumeToken: String
+    /// Ask the relay to restart ICE on the subscribe connection (the client's network changed).
+    /// The publish connection is restarted by the client, with a re-offer.
+    public var restartIce: Bool?
 
-    public init(requestId: String? = nil, resumeToken: String) {
+    public init(requestId: String? = nil, resumeToken: String, restartIce: Bool? = nil) {
         self.requestId = requestId
         self.resumeToken = resumeToken
+        self.restartIce = restartIce
     }
 }
 
@@ -168,6 +172,10 @@ public struct ErrorBody: Codable, Sendable, Equatable {
 }
 
 public struct LeftBody: Codable, Sendable, Equatable {
+    public var requestId: String?
     public var reason: LeftReason
-    public init(reason: LeftReason) { self.reason = reason }
+    public init(requestId: String? = nil, reason: LeftReason) {
+        self.requestId = requestId
+        self.reason = reason
+    }
 }
