@@ -4,4 +4,5 @@ let benchmarks: @Sendable () -> Void = {
     wireBenchmarks()
     rtcpBenchmarks()
     transportBenchmarks()
+    sfuBenchmarks()
 }
