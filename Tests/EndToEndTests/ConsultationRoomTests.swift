@@ -98,7 +98,8 @@ import Testing
         let trouble = report.troublemaker
         #expect(trouble.codes == ["invalid_json", "unknown_type", "schema_violation", "invalid_sdp", "rate_limited", "message_too_large", "invalid_token"])
         #expect(trouble.flood_rate_limited == 1)
-        #expect(trouble.flood_pongs >= 40 && trouble.flood_pongs < 300)
+        // The burst (40) minus what the troublemaker already spent is answered; the rest is discarded.
+        #expect(trouble.flood_pongs >= 30 && trouble.flood_pongs <= 40)
         #expect(trouble.oversize_close == 1009)
         #expect(trouble.bad_token_close == 1008)
         #expect(Double(report.expert1_frames_during_disturbance) >= report.disturbance_s * 30 * 0.6,
@@ -129,8 +130,9 @@ import Testing
         #expect(result.status == 0)
 
         let after = try #require(report.ghost_announced_after_s, "the vanished participant was never announced as gone")
-        #expect(after >= 3.0, "removed before its consent could expire")
-        #expect(after < 20, "not removed at consent expiry")
+        // Consent runs from the ghost's last check (aiortc checks every few seconds), so removal comes
+        // at most one consent timeout after it vanished, long before the 60 s resume window.
+        #expect(after <= 4.0 + 2.0, "not removed at consent expiry")
         #expect(report.ghost_left_reasons == ["disconnected"])
 
         #expect(report.rover_resumed == 1)

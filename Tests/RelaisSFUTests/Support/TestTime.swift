@@ -1,3 +1,4 @@
+import RelaisWire
 import RelaisSFU
 
 /// Shorthand for fake-clock instants in tests.
