@@ -117,7 +117,7 @@ struct SignalingConnection {
         do {
             message = try ClientMessage.decode(data)
         } catch {
-            outbox.fail(error, requestId: nil)
+            outbox.fail(error, requestId: ClientMessage.requestId(inUndecodable: data))
             return true
         }
         do {

@@ -76,6 +76,14 @@ public enum ClientMessage: Sendable, Equatable {
         return message
     }
 
+    /// The `requestId` of a frame that failed to decode, when it has a usable one, so the error
+    /// still reaches the request that caused it.
+    public static func requestId(inUndecodable data: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let id = object["requestId"] as? String, (1...64).contains(id.utf8.count) else { return nil }
+        return id
+    }
+
     public static func decode(_ text: String) throws(SignalingError) -> ClientMessage {
         try decode(Data(text.utf8))
     }

@@ -60,9 +60,15 @@ struct ProcessResult: Sendable {
 /// Runs a real peer (a Python script using aiortc) to completion, with a hard deadline so a stuck
 /// peer fails the test instead of hanging CI.
 func runPeer(script: String, arguments: [String], timeout: Duration = .seconds(90)) async throws -> ProcessResult {
+    try await runScript(peerScriptPath(script), arguments: arguments, timeout: timeout)
+}
+
+/// Runs a Python script to completion, with a hard deadline.
+func runScript(_ path: String, arguments: [String], timeout: Duration) async throws -> ProcessResult {
+    let script = path
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", peerScriptPath(script)] + arguments
+    process.arguments = ["python3", path] + arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
