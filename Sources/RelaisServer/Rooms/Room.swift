@@ -187,10 +187,22 @@ actor Room {
     /// Server shutdown: everyone is told, transports are closed.
     func shutdown() async {
         closed = true
+        let outboxes = participants.values.compactMap(\.outbox)
         for participant in participants.values {
             participant.outbox?.send(.left(LeftBody(reason: .shutdown)))
             participant.outbox?.close(code: 1001)
             participant.outbox = nil
+        }
+        // Let the close frames leave before the HTTP server goes (bounded: a stuck peer can't hold us).
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withTaskGroup(of: Void.self) { all in
+                    for outbox in outboxes { all.addTask { await outbox.waitUntilClosed() } }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(2)) }
+            await group.next()
+            group.cancelAll()
         }
         let transports = participants.values.flatMap { [$0.publishTransport, $0.subscribeTransport].compactMap { $0 } }
         _ = try? await media.onLoop(loop) { loop in

@@ -29,6 +29,9 @@ final class Outbox: Sendable {
 
     let id = ObjectIdentifierSource.next()
     private let continuation: AsyncStream<Item>.Continuation
+    /// Set once the connection's writer has sent its close (or the connection ended); shutdown
+    /// waits for it so the close frame leaves before the HTTP server stops.
+    private let closed = Mutex<(done: Bool, waiters: [Int: CheckedContinuation<Void, Never>], next: Int)>((false, [:], 0))
 
     init(_ continuation: AsyncStream<Item>.Continuation) {
         self.continuation = continuation
@@ -41,6 +44,35 @@ final class Outbox: Sendable {
     func close(code: UInt16) {
         continuation.yield(.close(code: code))
         continuation.finish()
+    }
+
+    func markClosed() {
+        let waiters = closed.withLock { state in
+            state.done = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when the connection has closed, or when the calling task is cancelled.
+    func waitUntilClosed() async {
+        let ticket = closed.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = closed.withLock { state in
+                    if state.done || Task.isCancelled { return true }
+                    state.waiters[ticket] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            closed.withLock { $0.waiters.removeValue(forKey: ticket) }?.resume()
+        }
     }
 
     func fail(_ error: SignalingError, requestId: String?) {

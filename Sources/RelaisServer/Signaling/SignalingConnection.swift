@@ -41,9 +41,11 @@ struct SignalingConnection {
                     try? await outbound.write(.text(message.encoded()))
                 case .close(let code):
                     try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: nil)
+                    outbox.markClosed()
                     return
                 }
             }
+            outbox.markClosed()
         }
         // Idle watchdog: a silent connection is treated as dropped (the participant may resume).
         let idle = context.configuration.idleTimeout
