@@ -1,0 +1,120 @@
+import Foundation
+import RelaisSignaling
+@testable import RelaisServer
+import RelaisTransport
+import RelaisWire
+import Testing
+
+/// Publish answers and subscribe offers, checked against offers captured from real stacks.
+@Suite struct RoomNegotiationTests {
+    static func fixture(_ name: String) throws -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("RelaisWireTests/Fixtures/SDP").appendingPathComponent(name)
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    static let local = LocalTransportParameters(
+        credentials: ICECredentials(ufrag: "relaisUF", password: "relaisPasswordRelaisPassword"),
+        fingerprint: DTLSFingerprint(algorithm: "sha-256", bytes: Array(repeating: 0xAB, count: 32)),
+        address: TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000))
+
+    @Test(arguments: ["aiortc-offer.sdp", "chromium-offer.sdp", "firefox-offer.sdp"])
+    func publishAnswerToARealOffer(_ name: String) throws {
+        let offer = try RoomNegotiation.parse(try Self.fixture(name))
+        let remote = try RoomNegotiation.transportParameters(of: offer)
+        #expect(!remote.ufrag.isEmpty)
+        let accepted = try RoomNegotiation.acceptedSections(of: offer)
+        #expect(accepted.count == offer.media.count)
+        let video = try #require(accepted.compactMap { $0 }.first { $0.kind == .video })
+        let audio = try #require(accepted.compactMap { $0 }.first { $0.kind == .audio })
+        #expect(video.codec.name.uppercased() == "VP8")  // every capture lists VP8 first
+        #expect(audio.codec.name.lowercased() == "opus")
+        #expect(video.codec.associatedPayloadType == nil, "RTX must not be picked as the codec")
+
+        let text = RoomNegotiation.publishAnswer(offer: offer, accepted: accepted, local: Self.local, sessionID: 7, version: 1)
+        let answer = try SessionDescription(parsing: text)
+        #expect(answer.isICELite)
+        #expect(answer.bundleMids == accepted.compactMap { $0?.mid })
+        for (section, accept) in zip(answer.media, accepted) {
+            guard let accept else {
+                #expect(section.port == 0)
+                continue
+            }
+            #expect(section.mid == accept.mid)
+            #expect(section.direction == .recvonly)
+            #expect(section.payloadTypes == [accept.codec.payloadType])
+            #expect(try section.setup() == .passive)
+            #expect(answer.iceUfrag(for: section) == "relaisUF")
+            #expect(try section.candidates().first?.port == 40000)
+            #expect(section.hasAttribute("rtcp-mux"))
+            // Only the extensions the relay reads are kept.
+            for ext in try section.extensionMaps() {
+                #expect(RoomNegotiation.publishExtensions.contains(ext.uri))
+            }
+        }
+    }
+
+    @Test func subscribeOfferDeclaresOneSendOnlySectionPerTrackAndKeepsFreeSlotsInactive() throws {
+        let vp8 = SDPCodec(rtpMap: RTPMap(payloadType: 97, encodingName: "VP8", clockRate: 90000),
+                           feedback: [RTCPFeedbackAttribute(payloadType: 97, type: "nack"), RTCPFeedbackAttribute(payloadType: 97, type: "goog-remb")])
+        let opus = SDPCodec(rtpMap: RTPMap(payloadType: 111, encodingName: "opus", clockRate: 48000, channels: 2),
+                            parameters: FormatParameters(payloadType: 111, parameters: "minptime=10;useinbandfec=1"))
+        let slots = [
+            RoomNegotiation.SubscribeSlot(mid: "0", kind: .video, track: Track(trackId: "p-1-0", participantId: "p-1", kind: .video, codec: "VP8"),
+                                          codec: vp8, ssrc: 1111, stream: "p-1"),
+            RoomNegotiation.SubscribeSlot(mid: "1", kind: .audio, track: Track(trackId: "p-1-1", participantId: "p-1", kind: .audio, codec: "opus"),
+                                          codec: opus, ssrc: 2222, stream: "p-1"),
+            RoomNegotiation.SubscribeSlot(mid: "2", kind: .video, track: nil, codec: nil, ssrc: 3333, stream: "p-2"),
+        ]
+        let offer = try SessionDescription(parsing: RoomNegotiation.subscribeOffer(slots: slots, local: Self.local, sessionID: 7, version: 3))
+        #expect(offer.isICELite)
+        #expect(offer.bundleMids == ["0", "1", "2"])
+        #expect(offer.media.map(\.direction) == [.sendonly, .sendonly, .inactive])
+        #expect(try offer.media[0].announcedSSRCs() == [1111])
+        #expect(try offer.media[1].announcedSSRCs() == [2222])
+        #expect(try offer.media[2].announcedSSRCs() == [])
+        #expect(try offer.media[0].msid()?.stream == "p-1")
+        #expect(try offer.media[0].msid()?.track == "p-1-0")
+        #expect(try offer.media.allSatisfy { try $0.setup() == .actpass })
+        // Only feedback the relay honours is offered (no goog-remb: the relay does not estimate yet).
+        let feedback = try offer.media[0].rtcpFeedback().map(\.type)
+        #expect(feedback == ["nack"])
+        #expect(try offer.media[1].formatParameters().first?.parameters == "minptime=10;useinbandfec=1")
+    }
+
+    @Test func hostileOrUselessOffersAreRefusedWithTheirCodes() throws {
+        #expect(throws: SignalingError(.invalidSDP, "")) { try Self.refusal { _ = try RoomNegotiation.parse("not sdp at all") } }
+        let audioOnlyPCMU = """
+            v=0\r
+            o=- 1 1 IN IP4 127.0.0.1\r
+            s=-\r
+            t=0 0\r
+            m=audio 9 UDP/TLS/RTP/SAVPF 0\r
+            c=IN IP4 0.0.0.0\r
+            a=mid:0\r
+            a=sendonly\r
+            a=rtcp-mux\r
+            a=ice-ufrag:abcd\r
+            a=ice-pwd:abcdefghijklmnopqrstuvwx\r
+            a=fingerprint:sha-256 \(Array(repeating: "AB", count: 32).joined(separator: ":"))\r
+            a=setup:actpass\r
+            a=rtpmap:0 PCMU/8000\r
+
+            """
+        let offer = try RoomNegotiation.parse(audioOnlyPCMU)
+        #expect(try RoomNegotiation.acceptedSections(of: offer) == [nil])
+        let noCredentials = audioOnlyPCMU.replacingOccurrences(of: "a=ice-ufrag:abcd\r\n", with: "")
+        #expect(throws: SignalingError(.invalidSDP, "")) {
+            try Self.refusal { _ = try RoomNegotiation.transportParameters(of: try RoomNegotiation.parse(noCredentials)) }
+        }
+    }
+
+    /// Rethrows a SignalingError with its message blanked, so tests compare codes only.
+    static func refusal(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as SignalingError {
+            throw SignalingError(error.code, "")
+        }
+    }
+}
