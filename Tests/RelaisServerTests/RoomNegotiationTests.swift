@@ -63,7 +63,8 @@ import Testing
             RoomNegotiation.SubscribeSlot(mid: "0", kind: .video, track: Track(trackId: "p-1-0", participantId: "p-1", kind: .video, codec: "VP8"),
                                           codec: vp8, ssrc: 1111, stream: "p-1"),
             RoomNegotiation.SubscribeSlot(mid: "1", kind: .audio, track: Track(trackId: "p-1-1", participantId: "p-1", kind: .audio, codec: "opus"),
-                                          codec: opus, ssrc: 2222, stream: "p-1"),
+                                          codec: opus, ssrc: 2222, stream: "p-1",
+                                          publisherExtensions: [ExtensionMap(id: 3, uri: RTPExtensionURI.mid), ExtensionMap(id: 5, uri: RTPExtensionURI.audioLevel)]),
             RoomNegotiation.SubscribeSlot(mid: "2", kind: .video, track: nil, codec: nil, ssrc: 3333, stream: "p-2"),
         ]
         let offer = try SessionDescription(parsing: RoomNegotiation.subscribeOffer(slots: slots, local: Self.local, sessionID: 7, version: 3))
@@ -80,6 +81,14 @@ import Testing
         let feedback = try offer.media[0].rtcpFeedback().map(\.type)
         #expect(feedback == ["nack"])
         #expect(try offer.media[1].formatParameters().first?.parameters == "minptime=10;useinbandfec=1")
+        // The audio level is offered under the relay's id and mapped from the publisher's; the
+        // publisher's mid extension is not offered (the subscriber's mids differ).
+        #expect(try offer.media[1].extensionMaps() == [ExtensionMap(id: 1, uri: RTPExtensionURI.audioLevel)])
+        #expect(try offer.media[0].extensionMaps() == [])
+        #expect(RoomNegotiation.extensionMapping(slot: slots[1], answered: offer.media[1]) == [ExtensionIDMapping(publisher: 5, subscriber: 1)])
+        var declined = offer.media[1]
+        declined.lines.removeAll { $0.attributeName == "extmap" }
+        #expect(RoomNegotiation.extensionMapping(slot: slots[1], answered: declined) == [])
     }
 
     @Test func hostileOrUselessOffersAreRefusedWithTheirCodes() throws {

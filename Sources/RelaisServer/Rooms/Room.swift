@@ -319,11 +319,12 @@ actor Room {
             slots[i].track = nil
         }
         for (publisher, section, track) in tracks where !slots.contains(where: { $0.track?.trackId == track.trackId }) {
-            let slot = RoomNegotiation.SubscribeSlot(
+            var slot = RoomNegotiation.SubscribeSlot(
                 mid: "", kind: track.kind, track: track, codec: section.codec,
-                ssrc: UInt32.random(in: 1...UInt32.max), stream: publisher.id)
+                ssrc: UInt32.random(in: 1...UInt32.max), stream: publisher.id, publisherExtensions: section.extensions)
             if let free = slots.firstIndex(where: { $0.track == nil && $0.kind == track.kind }) {
-                slots[free] = RoomNegotiation.SubscribeSlot(mid: slots[free].mid, kind: slot.kind, track: track, codec: slot.codec, ssrc: slot.ssrc, stream: slot.stream)
+                slot.mid = slots[free].mid
+                slots[free] = slot
             } else {
                 var fresh = slot
                 fresh.mid = String(slots.count)
@@ -390,7 +391,9 @@ actor Room {
             guard let track = slot.track, let codec = slot.codec,
                   let section = answer.media.first(where: { $0.mid == slot.mid }), section.port != 0,
                   section.direction != .inactive, section.direction != .sendonly else { continue }
-            subscriptions.append(Subscription(trackID: track.trackId, outputSSRC: slot.ssrc, payloadType: codec.payloadType))
+            subscriptions.append(Subscription(
+                trackID: track.trackId, outputSSRC: slot.ssrc, payloadType: codec.payloadType,
+                extensions: RoomNegotiation.extensionMapping(slot: slot, answered: section)))
         }
         if let transport = participant.subscribeTransport {
             let wanted = subscriptions

@@ -88,11 +88,18 @@ final class SubscriberSession {
     }
 }
 
+/// A header extension's id in the publisher's packets and in what a subscriber negotiated.
+struct ExtensionIDMapping: Sendable, Equatable {
+    var publisher: UInt8
+    var subscriber: UInt8
+}
+
 /// What a subscriber receives of one track, as negotiated in the subscribe offer it answered.
 struct Subscription: Sendable, Equatable {
     var trackID: String
     var outputSSRC: UInt32
     var payloadType: UInt8
+    var extensions: [ExtensionIDMapping] = []
 }
 
 /// A room's media state, confined to the room's media loop.
@@ -156,7 +163,8 @@ final class RoomMedia {
             guard let producer = producers[subscription.trackID] else { continue }
             let downTrack = DownTrack(
                 outputSSRC: SSRC(subscription.outputSSRC), kind: producer.kind, codec: producer.codec, clockRate: producer.clockRate,
-                payloadTypeMap: [(from: producer.payloadType, to: subscription.payloadType)], extensionIDMap: [])
+                payloadTypeMap: [(from: producer.payloadType, to: subscription.payloadType)],
+                extensionIDMap: subscription.extensions.map { (from: $0.publisher, to: $0.subscriber) })
             let consumer = ConsumerTrack(subscriber: subscriber.transport, producer: producer, downTrack: downTrack)
             producer.consumers.append(consumer)
             subscriber.consumers[subscription.outputSSRC] = consumer

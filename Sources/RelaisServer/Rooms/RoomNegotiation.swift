@@ -201,6 +201,28 @@ enum RoomNegotiation {
         var ssrc: UInt32
         /// msid stream: the publisher, so its audio and video are lip-synced (RFC 8830).
         var stream: String
+        /// The header extensions the publisher sends on this track (its ids).
+        var publisherExtensions: [ExtensionMap] = []
+
+        /// Extensions offered to the subscriber: those the relay forwards and the publisher sends.
+        var offeredExtensions: [ExtensionMap] {
+            RoomNegotiation.forwardedExtensions.filter { offered in publisherExtensions.contains { $0.uri == offered.uri } }
+        }
+    }
+
+    /// Header extensions forwarded to subscribers, with the ids the relay offers them (RFC 8285):
+    /// the audio level, so a receiver can show who speaks without decoding. Everything else the
+    /// publisher sends is rewritten to an id the subscriber did not negotiate, which it ignores.
+    static let forwardedExtensions = [ExtensionMap(id: 1, uri: RTPExtensionURI.audioLevel)]
+
+    /// Publisher id -> subscriber id, for the extensions the subscriber's answer kept.
+    static func extensionMapping(slot: SubscribeSlot, answered section: MediaDescription) -> [ExtensionIDMapping] {
+        let answered = (try? section.extensionMaps()) ?? []
+        return slot.publisherExtensions.compactMap { published in
+            guard slot.offeredExtensions.contains(where: { $0.uri == published.uri }),
+                  let kept = answered.first(where: { $0.uri == published.uri }), (1...13).contains(kept.id) else { return nil }
+            return ExtensionIDMapping(publisher: published.id, subscriber: kept.id)
+        }
     }
 
     static func subscribeOffer(slots: [SubscribeSlot], local: LocalTransportParameters, sessionID: UInt64, version: Int) -> String {
@@ -216,6 +238,7 @@ enum RoomNegotiation {
             m.addAttribute("rtcp-rsize")
             addCodec(&m, codec)
             if let track = slot.track {
+                for ext in slot.offeredExtensions { m.addAttribute("extmap", ext.sdpValue) }
                 m.addAttribute("sendonly")
                 m.addAttribute("msid", "\(slot.stream) \(track.trackId)")
                 m.addAttribute("ssrc", SSRCAttribute(ssrc: slot.ssrc, name: "cname", value: slot.stream).sdpValue)
