@@ -112,6 +112,28 @@ import Testing
         #expect(trouble.schema_violations.isEmpty, "\(trouble.schema_violations)")
     }
 
+    struct CodecRun: Decodable {
+        var expert1: Receiver
+        var codecs: [String]
+    }
+
+    /// H.264 (packetization-mode 1) is forwarded when the publisher negotiates it.
+    @Test func h264IsForwardedWhenNegotiated() async throws {
+        let server = try await ServerHarness.start()
+        defer { Task { await server.stop() } }
+        let tokens = try await Self.tokens(server, room: "h264-1", [("cart", .cart), ("expert1", .expert)])
+        let result = try await runPeer(script: "aiortc_room.py", arguments: [
+            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "h264-1",
+            "--tokens", tokens, "--scenario", "codec", "--video-codec", "video/H264", "--timeout", "30",
+        ], timeout: .seconds(90))
+        let report = try Self.decodeReport(CodecRun.self, result)
+        #expect(result.status == 0)
+        #expect(report.codecs == ["H264", "opus"])
+        #expect(report.expert1.video_frames >= 60)
+        #expect(report.expert1.audio_frames >= 100)
+        #expect(report.expert1.schema_violations.isEmpty)
+    }
+
     @Test func vanishedParticipantIsRemovedAfterConsentExpiryAndResumedOneIsNot() async throws {
         // A long resume window, so the ghost's removal can only come from ICE consent expiry.
         let server = try await ServerHarness.start {

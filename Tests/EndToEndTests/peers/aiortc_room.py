@@ -123,9 +123,10 @@ def point_candidates_at(sdp, proxy):
 class Peer:
     """One participant: a WebSocket, a publish and/or a subscribe peer connection."""
 
-    def __init__(self, name, url, room, token, publish=False, proxy=None, log=None):
+    def __init__(self, name, url, room, token, publish=False, proxy=None, log=None, video_codec="video/VP8"):
         self.name, self.url, self.room, self.token = name, url, room, token
         self.publish = publish
+        self.video_codec = video_codec
         self.proxy = proxy
         self.log = log
         self.ws = None
@@ -168,7 +169,7 @@ class Peer:
     async def start_publishing(self):
         self.pub = RTCPeerConnection()
         video = self.pub.addTransceiver(PatternTrack(320, 240), direction="sendonly")
-        video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/VP8"])
+        video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == self.video_codec])
         audio = self.pub.addTransceiver(ToneTrack(), direction="sendonly")
         audio.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"])
         await self.pub.setLocalDescription(await self.pub.createOffer())
@@ -451,12 +452,31 @@ async def presence(args, tokens):
     return report
 
 
+async def codec(args, tokens):
+    """The cart publishes with --video-codec; one expert must decode it through the relay."""
+    cart = Peer("cart", args.url, args.room, tokens["cart"], publish=True, video_codec=args.video_codec)
+    expert = Peer("expert1", args.url, args.room, tokens["expert1"])
+    await cart.join()
+    await expert.join()
+    await expert.wait_for(lambda: len(expert.video_pts) >= args.min_video_frames and expert.audio_frames >= args.min_audio_frames,
+                          args.timeout)
+    codecs = [m["track"]["codec"] for m in expert.received("trackPublished")]
+    codecs += [t["codec"] for m in expert.received("joined") for t in m.get("tracks", [])]
+    report = {"expert1": frame_report(expert), "codecs": sorted(codecs), "expert1_gaps": gaps(expert)}
+    report["expert1"].pop("pts")
+    for peer in (expert, cart):
+        await peer.leave()
+        await peer.close()
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="ws://127.0.0.1:PORT/v1/signaling")
     parser.add_argument("--room", required=True)
     parser.add_argument("--tokens", required=True, help="JSON object: name -> token")
-    parser.add_argument("--scenario", choices=["consultation", "presence"], required=True)
+    parser.add_argument("--scenario", choices=["consultation", "presence", "codec"], required=True)
+    parser.add_argument("--video-codec", default="video/VP8", help="the cart's video codec (codec scenario)")
     parser.add_argument("--loss", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--min-video-frames", type=int, default=60)
@@ -465,7 +485,7 @@ def main():
     args = parser.parse_args()
     offer_only_loopback()
     tokens = json.loads(args.tokens)
-    scenario = consultation if args.scenario == "consultation" else presence
+    scenario = {"consultation": consultation, "presence": presence, "codec": codec}[args.scenario]
     try:
         report = asyncio.run(scenario(args, tokens))
     except Exception as error:  # setup failure: say what, for the test's message
