@@ -6,6 +6,8 @@
 //   RelaisWire       wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
 //   RelaisTransport  sans-IO cores: ICE (lite server, controlling client), DTLS, SRTP
 //   RelaisSFU        sans-IO forwarding core: tracks, per-subscriber rewriting, NACK/RTX, RTCP reports
+//   RelaisMedia      media for the headless client: libvpx/libopus codecs, RTP payload formats,
+//                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
 //   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable) and tokens, shared by server and clients
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   relais-server    the executable (flags, logging, lifecycle)
@@ -23,6 +25,7 @@ let package = Package(
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
         .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
+        .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
         .executable(name: "relais-server", targets: ["relais-server"]),
     ],
@@ -62,6 +65,13 @@ let package = Package(
         .target(
             name: "RelaisSFU",
             dependencies: ["RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Client media: codecs (libvpx, libopus), payload formats, jitter buffer, test pattern
+        .target(
+            name: "RelaisMedia",
+            dependencies: ["RelaisWire", "CVPX", "COpus"],
             swiftSettings: strictSwift
         ),
 
@@ -117,6 +127,11 @@ let package = Package(
         .testTarget(
             name: "RelaisSFUTests",
             dependencies: ["RelaisSFU", "RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisMediaTests",
+            dependencies: ["RelaisMedia", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
