@@ -10,7 +10,9 @@
 //                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
 //   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable) and tokens, shared by server and clients
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
-//   relais-server    the executable (flags, logging, lifecycle)
+//   RelaisNIO        NIO glue shared by server and client (socket address conversions)
+//   RelaisClient     the headless client: signaling client, client transports, media sessions, stats
+//   relais-server, relais-client   the executables (flags, logging, lifecycle)
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -27,7 +29,9 @@ let package = Package(
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
         .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
+        .library(name: "RelaisClient", targets: ["RelaisClient"]),
         .executable(name: "relais-server", targets: ["relais-server"]),
+        .executable(name: "relais-client", targets: ["relais-client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -61,6 +65,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: NIO glue shared by the server and the client (addresses)
+        .target(
+            name: "RelaisNIO",
+            dependencies: ["RelaisWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Forwarding core: sans-IO, driven by packets and time
         .target(
             name: "RelaisSFU",
@@ -86,7 +97,7 @@ let package = Package(
         .target(
             name: "RelaisServer",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling",
+                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,6 +105,27 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // MARK: Headless client: signaling, client transports, media sessions, stats, load
+        .target(
+            name: "RelaisClient",
+            dependencies: [
+                "RelaisWire", "RelaisTransport", "RelaisMedia", "RelaisSignaling", "RelaisNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "relais-client",
+            dependencies: [
+                "RelaisClient", "RelaisSignaling",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),
@@ -148,7 +180,6 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "RelaisServer", "RelaisTransport", "RelaisSignaling",
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,4 +1,5 @@
 public import NIOCore
+import RelaisNIO
 import NIOPosix
 public import Logging
 public import RelaisWire

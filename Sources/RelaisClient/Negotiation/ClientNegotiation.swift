@@ -1,0 +1,184 @@
+public import RelaisSignaling
+public import RelaisTransport
+public import RelaisWire
+
+/// The relay's side of a transport, read from its SDP.
+public struct RemoteTransport: Sendable {
+    public var credentials: ICECredentials
+    public var fingerprint: DTLSFingerprint
+    public var candidates: [ICECandidate]
+}
+
+/// A media section the client receives, from the relay's subscribe offer.
+public struct ReceivedSection: Sendable, Equatable {
+    public var mid: String
+    public var kind: MediaKind
+    public var codec: String
+    public var payloadType: UInt8
+    public var clockRate: Int
+    public var ssrc: UInt32
+    public var trackId: String?
+}
+
+public enum ClientNegotiationError: Error, CustomStringConvertible {
+    case invalid(String)
+    public var description: String {
+        switch self { case .invalid(let why): "unusable SDP from the relay: \(why)" }
+    }
+}
+
+/// SDP for the client's two peer connections (Signaling/PROTOCOL.md §9): the publish offer it
+/// sends and the answers it gives to the relay's subscribe offers. BUNDLE, rtcp-mux, one codec per
+/// section (VP8 and Opus; the client's codecs), DTLS `actpass` in offers and `active` in answers.
+public enum ClientNegotiation {
+    public static let videoPayloadType: UInt8 = 96
+    public static let audioPayloadType: UInt8 = 111
+    public static let midExtensionID: UInt8 = 1
+    public static let absSendTimeExtensionID: UInt8 = 2
+    public static let audioLevelExtensionID: UInt8 = 3
+
+    public struct Local: Sendable {
+        public var credentials: ICECredentials
+        public var fingerprint: DTLSFingerprint
+        public var address: TransportAddress
+        public init(credentials: ICECredentials, fingerprint: DTLSFingerprint, address: TransportAddress) {
+            self.credentials = credentials
+            self.fingerprint = fingerprint
+            self.address = address
+        }
+    }
+
+    private static func header(_ local: Local, version: Int) -> SessionDescription {
+        let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
+        return SessionDescription(lines: [
+            SDPLine(type: "v", value: "0"),
+            SDPLine(type: "o", value: "relais-client \(UInt32.random(in: 1...UInt32.max)) \(version) IN \(ipv) \(local.address.ip)"),
+            SDPLine(type: "s", value: "relais-client"),
+            SDPLine(type: "t", value: "0 0"),
+        ])
+    }
+
+    private static func transport(_ m: inout MediaDescription, _ local: Local, setup: String) {
+        let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
+        m.port = Int(local.address.port)
+        m.updateMLine()
+        m.lines.insert(SDPLine(type: "c", value: "IN \(ipv) \(local.address.ip)"), at: 0)
+        m.addAttribute("ice-ufrag", local.credentials.ufrag)
+        m.addAttribute("ice-pwd", local.credentials.password)
+        m.addAttribute("fingerprint", local.fingerprint.description)
+        m.addAttribute("setup", setup)
+    }
+
+    private static func candidate(_ m: inout MediaDescription, _ local: Local) {
+        m.addAttribute(ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: local.address, type: .host).sdpValue)
+        m.addAttribute("end-of-candidates")
+    }
+
+    /// The publish offer: a VP8 video section (mid 0) and an Opus audio section (mid 1), sendonly.
+    public static func publishOffer(local: Local, videoSSRC: UInt32?, audioSSRC: UInt32?, stream: String) -> String {
+        var sdp = header(local, version: 1)
+        var mids: [String] = []
+        if videoSSRC != nil { mids.append("0") }
+        if audioSSRC != nil { mids.append("1") }
+        sdp.addAttribute("group", (["BUNDLE"] + mids).joined(separator: " "))
+        sdp.addAttribute("msid-semantic", " WMS \(stream)")
+        if let ssrc = videoSSRC {
+            var m = MediaDescription(kind: "video", port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(videoPayloadType)])
+            transport(&m, local, setup: "actpass")
+            m.addAttribute("mid", "0")
+            m.addAttribute("sendonly")
+            m.addAttribute("rtcp-mux")
+            m.addAttribute("rtcp-rsize")
+            m.addAttribute("extmap", ExtensionMap(id: midExtensionID, uri: RTPExtensionURI.mid).sdpValue)
+            m.addAttribute("extmap", ExtensionMap(id: absSendTimeExtensionID, uri: RTPExtensionURI.absSendTime).sdpValue)
+            m.addAttribute("rtpmap", RTPMap(payloadType: videoPayloadType, encodingName: "VP8", clockRate: 90000).sdpValue)
+            for (type, parameter) in [("nack", nil), ("nack", "pli"), ("ccm", "fir")] as [(String, String?)] {
+                m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: videoPayloadType, type: type, parameter: parameter).sdpValue)
+            }
+            m.addAttribute("msid", "\(stream) \(stream)-video")
+            m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: stream).sdpValue)
+            candidate(&m, local)
+            sdp.media.append(m)
+        }
+        if let ssrc = audioSSRC {
+            var m = MediaDescription(kind: "audio", port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(audioPayloadType)])
+            transport(&m, local, setup: "actpass")
+            m.addAttribute("mid", "1")
+            m.addAttribute("sendonly")
+            m.addAttribute("rtcp-mux")
+            m.addAttribute("rtcp-rsize")
+            m.addAttribute("extmap", ExtensionMap(id: midExtensionID, uri: RTPExtensionURI.mid).sdpValue)
+            m.addAttribute("extmap", ExtensionMap(id: audioLevelExtensionID, uri: RTPExtensionURI.audioLevel).sdpValue)
+            m.addAttribute("rtpmap", RTPMap(payloadType: audioPayloadType, encodingName: "opus", clockRate: 48000, channels: 2).sdpValue)
+            m.addAttribute("fmtp", "\(audioPayloadType) minptime=10;useinbandfec=1")
+            m.addAttribute("msid", "\(stream) \(stream)-audio")
+            m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: stream).sdpValue)
+            candidate(&m, local)
+            sdp.media.append(m)
+        }
+        return sdp.serialize()
+    }
+
+    /// ICE credentials, fingerprint and candidates of the relay's SDP (offer or answer).
+    public static func remoteTransport(_ text: String) throws(ClientNegotiationError) -> (SessionDescription, RemoteTransport) {
+        let sdp: SessionDescription
+        do {
+            sdp = try SessionDescription(parsing: text)
+        } catch {
+            throw .invalid("\(error)")
+        }
+        guard let first = sdp.media.first(where: { $0.port != 0 }),
+              let ufrag = sdp.iceUfrag(for: first), let password = sdp.icePassword(for: first)
+        else { throw .invalid("no ICE credentials") }
+        guard let fingerprint = try? sdp.fingerprint(for: first) else { throw .invalid("no fingerprint") }
+        var candidates: [ICECandidate] = []
+        for m in sdp.media {
+            for c in (try? m.candidates()) ?? [] where c.transport.lowercased() == "udp" {
+                guard let ip = IPAddress(c.address) else { continue }
+                let candidate = ICECandidate(foundation: c.foundation, priority: c.priority, address: TransportAddress(ip: ip, port: c.port), type: .host)
+                if !candidates.contains(where: { $0.address == candidate.address }) { candidates.append(candidate) }
+            }
+        }
+        guard !candidates.isEmpty else { throw .invalid("no UDP candidate") }
+        return (sdp, RemoteTransport(credentials: ICECredentials(ufrag: ufrag, password: password), fingerprint: fingerprint, candidates: candidates))
+    }
+
+    /// The answer to a subscribe offer: VP8 and Opus sections accepted `recvonly`, the rest inactive.
+    public static func subscribeAnswer(offer: SessionDescription, local: Local) -> (sdp: String, sections: [ReceivedSection]) {
+        var answer = header(local, version: 1)
+        answer.addAttribute("group", (["BUNDLE"] + offer.media.compactMap(\.mid)).joined(separator: " "))
+        var received: [ReceivedSection] = []
+        for offered in offer.media {
+            guard let mid = offered.mid else { continue }
+            var m = MediaDescription(kind: offered.kind, port: 9, proto: offered.proto, formats: offered.formats)
+            let codecs = (try? offered.codecs()) ?? []
+            let wanted = offered.kind == "video" ? "VP8" : "opus"
+            let codec = codecs.first { $0.name.caseInsensitiveCompare(wanted) == .orderedSame }
+            if let codec { m.formats = [String(codec.payloadType)]; m.updateMLine() }
+            transport(&m, local, setup: "active")
+            m.addAttribute("mid", mid)
+            m.addAttribute("rtcp-mux")
+            if offered.hasAttribute("rtcp-rsize") { m.addAttribute("rtcp-rsize") }
+            if let codec, offered.port != 0, offered.direction == .sendonly, let kind = MediaKind(rawValue: offered.kind),
+               let ssrc = (try? offered.announcedSSRCs())?.first {
+                m.addAttribute("recvonly")
+                for ext in (try? offered.extensionMaps()) ?? [] where ext.uri == RTPExtensionURI.audioLevel {
+                    m.addAttribute("extmap", ExtensionMap(id: ext.id, uri: ext.uri).sdpValue)
+                }
+                m.addAttribute("rtpmap", codec.rtpMap.sdpValue)
+                if let parameters = codec.parameters { m.addAttribute("fmtp", "\(codec.payloadType) \(parameters.parameters)") }
+                for fb in codec.feedback { m.addAttribute("rtcp-fb", fb.sdpValue) }
+                let msid = try? offered.msid()
+                received.append(ReceivedSection(
+                    mid: mid, kind: kind, codec: codec.name, payloadType: codec.payloadType, clockRate: codec.rtpMap.clockRate,
+                    ssrc: ssrc, trackId: msid?.track))
+            } else {
+                m.addAttribute("inactive")
+                if let codec { m.addAttribute("rtpmap", codec.rtpMap.sdpValue) }
+            }
+            candidate(&m, local)
+            answer.media.append(m)
+        }
+        return (answer.serialize(), received)
+    }
+}
