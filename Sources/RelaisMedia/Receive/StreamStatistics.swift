@@ -1,0 +1,319 @@
+public import RelaisWire
+
+/// What one received track looked like, for the client's JSON output.
+public struct StreamStatisticsSnapshot: Sendable, Codable, Equatable {
+    public var ssrc: UInt32
+    public var clockRate: UInt32
+
+    // Packets (RFC 3550 §6.4.1, §A.3).
+    public var packetsReceived: Int64
+    /// Highest extended sequence number minus the first, plus one.
+    public var packetsExpected: Int64
+    /// Expected minus received (duplicates are not counted as received, so this is never
+    /// understated by a retransmission that crossed its original).
+    public var packetsLost: Int64
+    public var packetsDuplicate: Int64
+    public var extendedHighestSequenceNumber: UInt32
+    /// packetsLost / packetsExpected since the start.
+    public var lossFraction: Double
+    /// Interarrival jitter (§A.8) in RTP timestamp units, and in milliseconds.
+    public var jitterRTPUnits: Double
+    public var jitterMilliseconds: Double
+
+    // Throughput over the last `window`.
+    public var bytesReceived: Int64
+    public var bitrateBitsPerSecond: Double
+
+    // Frames.
+    public var framesDecoded: Int
+    public var framesPerSecond: Double
+    /// Inter-frame gaps longer than three frame intervals, and their summed length.
+    public var freezeCount: Int
+    public var totalFreezeDurationMilliseconds: Double
+    /// From the statistics' start instant to the first decoded frame.
+    public var timeToFirstFrameMilliseconds: Double?
+
+    // End-to-end latency (capture to decode), nearest-rank percentiles.
+    public var latencySampleCount: Int
+    public var latencyP50Milliseconds: Double?
+    public var latencyP99Milliseconds: Double?
+}
+
+/// Receive-side measurements of one track: loss, jitter, bitrate, frame rate, freezes, latency,
+/// time to first frame. Sans-IO: the caller reports packets, decoded frames and latency samples
+/// with instants it read from its clock, and asks for a `snapshot(now:)`.
+///
+/// Loss follows RFC 3550 §A.1/§A.3 (extended highest sequence number, expected = highest − first
+/// + 1) with duplicates recognised over a 1024-packet window and not counted. Jitter is §A.8,
+/// updated only by packets that advance the sequence (a retransmission's arrival says nothing about
+/// network jitter). No §A.1 probation: a sender restart reads as a jump (loss) — fine for one call.
+///
+/// Freezes: an inter-frame gap longer than three frame intervals, where the interval is
+/// `expectedFrameInterval` if configured, otherwise the mean of the last 30 non-freeze intervals
+/// (after at least 3); each freeze adds its whole gap to the total.
+public struct StreamStatistics: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// Window for frames per second and bitrate.
+        public var window: Duration = .seconds(1)
+        /// Nominal frame interval for freeze detection; nil to measure it.
+        public var expectedFrameInterval: Duration?
+        /// Latency samples kept (the newest).
+        public var latencySampleLimit: Int = 10_000
+
+        public init() {}
+    }
+
+    public let ssrc: SSRC
+    public let clockRate: UInt32
+    public let start: Instant
+    public let configuration: Configuration
+
+    // Sequence (§A.1, §A.3).
+    private var unwrapper = SequenceNumberUnwrapper()
+    private var started = false
+    var baseExtended: Int64 = 0
+    var maxExtended: Int64 = 0
+    private var seen = [UInt64](repeating: 0, count: 16)
+    public private(set) var packetsReceived: Int64 = 0
+    public private(set) var packetsDuplicate: Int64 = 0
+    public private(set) var bytesReceived: Int64 = 0
+    /// For the fraction lost of consecutive report blocks (§A.3).
+    var expectedPrior: Int64 = 0
+    var receivedPrior: Int64 = 0
+
+    // Jitter (§A.8).
+    private var lastTransit: UInt32?
+    /// The running estimate J, in RTP timestamp units.
+    public private(set) var jitter: Double = 0
+
+    // Last SR, for LSR/DLSR.
+    var lastSenderReportMiddle: UInt32 = 0
+    var lastSenderReportArrival: Instant?
+
+    // Windows.
+    private var packetWindow = TimeWindow()
+    private var frameWindow = TimeWindow()
+
+    // Frames.
+    public private(set) var framesDecoded = 0
+    private var lastFrame: Instant?
+    private var firstFrame: Instant?
+    private var intervals: [UInt64] = []
+    private var intervalCursor = 0
+    public private(set) var freezeCount = 0
+    public private(set) var totalFreezeDuration: Duration = .zero
+
+    // Latency, microseconds.
+    private var latencies: [Int64] = []
+    private var latencyCursor = 0
+
+    public init(ssrc: SSRC, clockRate: UInt32, start: Instant, configuration: Configuration = Configuration()) {
+        self.ssrc = ssrc
+        self.clockRate = clockRate
+        self.start = start
+        self.configuration = configuration
+    }
+
+    public var packetsExpected: Int64 { started ? maxExtended - baseExtended + 1 : 0 }
+    public var packetsLost: Int64 { packetsExpected - packetsReceived }
+    public var extendedHighestSequenceNumber: UInt32 { UInt32(truncatingIfNeeded: maxExtended) }
+
+    // MARK: - Input
+
+    /// One received RTP packet; `bytes` counts toward the bitrate (pass the datagram size, or the
+    /// payload size, consistently).
+    public mutating func recordPacket(sequence: SequenceNumber, rtpTimestamp: UInt32, bytes: Int, arrival: Instant) {
+        let extended = unwrapper.unwrap(sequence)
+        bytesReceived += Int64(bytes)
+        packetWindow.append(arrival, Int64(bytes))
+        guard started else {
+            started = true
+            baseExtended = extended
+            maxExtended = extended
+            markSeen(extended)
+            packetsReceived = 1
+            updateJitter(rtpTimestamp: rtpTimestamp, arrival: arrival)
+            return
+        }
+        if extended > maxExtended {
+            let steps = extended - maxExtended
+            if steps >= 1024 {
+                for i in seen.indices { seen[i] = 0 }
+            } else {
+                for e in (maxExtended + 1)...extended { clearSeen(e) }
+            }
+            maxExtended = extended
+            markSeen(extended)
+            packetsReceived += 1
+            updateJitter(rtpTimestamp: rtpTimestamp, arrival: arrival)
+            return
+        }
+        // Late: count it once if it is within the window and after the first packet.
+        guard extended >= baseExtended, maxExtended - extended < 1024, !isSeen(extended) else {
+            packetsDuplicate += 1
+            return
+        }
+        markSeen(extended)
+        packetsReceived += 1
+    }
+
+    /// One decoded (or rendered) frame at `time`.
+    public mutating func recordFrame(at time: Instant) {
+        framesDecoded += 1
+        frameWindow.append(time, 1)
+        if firstFrame == nil { firstFrame = time }
+        defer { lastFrame = time }
+        guard let last = lastFrame else { return }
+        let interval = time.since(last).nanosecondsClamped
+        let reference: UInt64?
+        if let expected = configuration.expectedFrameInterval {
+            reference = expected.nanosecondsClamped
+        } else if intervals.count >= 3 {
+            reference = intervals.reduce(0, +) / UInt64(intervals.count)
+        } else {
+            reference = nil
+        }
+        if let reference, interval > 3 * reference {
+            freezeCount += 1
+            totalFreezeDuration += .nanoseconds(Int64(interval))
+            return
+        }
+        if intervals.count < 30 {
+            intervals.append(interval)
+        } else {
+            intervals[intervalCursor] = interval
+            intervalCursor = (intervalCursor + 1) % 30
+        }
+    }
+
+    /// One end-to-end latency sample: the sender's capture time and our decode time, in
+    /// microseconds on a shared clock (the caller aligns them, e.g. via timestamps in the media).
+    public mutating func recordLatency(captureMicroseconds: Int64, decodeMicroseconds: Int64) {
+        let sample = decodeMicroseconds - captureMicroseconds
+        if latencies.count < configuration.latencySampleLimit {
+            latencies.append(sample)
+        } else if !latencies.isEmpty {
+            latencies[latencyCursor] = sample
+            latencyCursor = (latencyCursor + 1) % latencies.count
+        }
+    }
+
+    /// A sender report from this source arrived (for LSR/DLSR in our receiver reports).
+    public mutating func recordSenderReport(ntpTimestamp: UInt64, arrival: Instant) {
+        lastSenderReportMiddle = UInt32(truncatingIfNeeded: ntpTimestamp >> 16)
+        lastSenderReportArrival = arrival
+    }
+
+    // MARK: - Output
+
+    public var jitterMilliseconds: Double { jitter * 1000 / Double(clockRate) }
+
+    /// Nearest-rank percentile (0...1) of the latency samples, in microseconds.
+    public func latencyPercentile(_ p: Double) -> Int64? {
+        guard !latencies.isEmpty else { return nil }
+        let sorted = latencies.sorted()
+        return Self.nearestRank(sorted, p)
+    }
+
+    public func snapshot(now: Instant) -> StreamStatisticsSnapshot {
+        let windowNs = configuration.window.nanosecondsClamped
+        let windowStart = Instant(nanoseconds: now.nanoseconds > windowNs ? now.nanoseconds - windowNs : 0)
+        // Before a full window has passed, rate over the time elapsed since the start.
+        let spanNs = Double(min(windowNs, max(1, now.since(start).nanosecondsClamped)))
+        let frames = frameWindow.sum(after: windowStart)
+        let bytes = packetWindow.sum(after: windowStart)
+        let sorted = latencies.sorted()
+        let expected = packetsExpected
+        return StreamStatisticsSnapshot(
+            ssrc: ssrc.rawValue, clockRate: clockRate,
+            packetsReceived: packetsReceived, packetsExpected: expected, packetsLost: packetsLost,
+            packetsDuplicate: packetsDuplicate, extendedHighestSequenceNumber: extendedHighestSequenceNumber,
+            lossFraction: expected > 0 ? Double(max(0, packetsLost)) / Double(expected) : 0,
+            jitterRTPUnits: jitter, jitterMilliseconds: jitterMilliseconds,
+            bytesReceived: bytesReceived, bitrateBitsPerSecond: Double(bytes * 8) * 1e9 / spanNs,
+            framesDecoded: framesDecoded, framesPerSecond: Double(frames) * 1e9 / spanNs,
+            freezeCount: freezeCount, totalFreezeDurationMilliseconds: Self.milliseconds(totalFreezeDuration),
+            timeToFirstFrameMilliseconds: firstFrame.map { Self.milliseconds($0.since(start)) },
+            latencySampleCount: latencies.count,
+            latencyP50Milliseconds: Self.nearestRank(sorted, 0.5).map { Double($0) / 1000 },
+            latencyP99Milliseconds: Self.nearestRank(sorted, 0.99).map { Double($0) / 1000 })
+    }
+
+    // MARK: - Internals
+
+    static func nearestRank(_ sorted: [Int64], _ p: Double) -> Int64? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((p * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.nanosecondsClamped) / 1e6
+    }
+
+    /// §A.8: D = (Rj − Ri) − (Sj − Si) in RTP units, J += (|D| − J) / 16; transit times modulo
+    /// 2^32 so that timestamp wrap-around cancels.
+    private mutating func updateJitter(rtpTimestamp: UInt32, arrival: Instant) {
+        let rate = UInt64(clockRate)
+        let ns = arrival.nanoseconds
+        let ticks = (ns / 1_000_000_000) &* rate &+ (ns % 1_000_000_000) &* rate / 1_000_000_000
+        let transit = UInt32(truncatingIfNeeded: ticks) &- rtpTimestamp
+        if let last = lastTransit {
+            let d = Double(Int32(bitPattern: transit &- last).magnitude)
+            jitter += (d - jitter) / 16
+        }
+        lastTransit = transit
+    }
+
+    private func bit(_ extended: Int64) -> (word: Int, mask: UInt64) {
+        let slot = Int(extended & 1023)
+        return (slot >> 6, 1 << UInt64(slot & 63))
+    }
+
+    private func isSeen(_ extended: Int64) -> Bool {
+        let (w, m) = bit(extended)
+        return seen[w] & m != 0
+    }
+
+    private mutating func markSeen(_ extended: Int64) {
+        let (w, m) = bit(extended)
+        seen[w] |= m
+    }
+
+    private mutating func clearSeen(_ extended: Int64) {
+        let (w, m) = bit(extended)
+        seen[w] &= ~m
+    }
+}
+
+/// (instant, value) pairs in arrival order, trimmed lazily to what a window needs.
+struct TimeWindow: Sendable {
+    private var times: [UInt64] = []
+    private var values: [Int64] = []
+    private var head = 0
+    /// Entries older than this are never needed again (10 s of history at most).
+    private static let keep: UInt64 = 10_000_000_000
+
+    mutating func append(_ time: Instant, _ value: Int64) {
+        times.append(time.nanoseconds)
+        values.append(value)
+        // Trim what is older than `keep` behind the newest, compacting when half is dead.
+        while head < times.count, times[head] &+ Self.keep < time.nanoseconds { head += 1 }
+        if head > 1024 && head * 2 > times.count {
+            times.removeFirst(head)
+            values.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Sum of values with instants after `start`.
+    func sum(after start: Instant) -> Int64 {
+        var total: Int64 = 0
+        var i = times.count - 1
+        while i >= head, times[i] > start.nanoseconds {
+            total += values[i]
+            i -= 1
+        }
+        return total
+    }
+}
