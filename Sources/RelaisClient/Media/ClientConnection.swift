@@ -9,7 +9,8 @@ public import RelaisWire
 /// pipelines (publish or subscribe) plug in through `delegate` and send through it.
 public final class ClientConnection {
     public let eventLoop: any EventLoop
-    public let transport: ClientTransport
+    /// Set once the relay's side is known (its SDP), which comes after the socket is bound.
+    public private(set) var transport: ClientTransport?
     public private(set) var localAddress: TransportAddress
     private let channel: any Channel
     private var timer: Scheduled<Void>?
@@ -23,9 +24,7 @@ public final class ClientConnection {
     public private(set) var datagramsIn = 0, datagramsOut = 0
 
     /// Binds a UDP socket on `host` (port chosen by the OS) on `eventLoop`.
-    public static func bind(
-        host: String, eventLoop: any EventLoop, makeTransport: @escaping @Sendable (TransportAddress) throws -> ClientTransport
-    ) -> EventLoopFuture<NIOLoopBound<ClientConnection>> {
+    public static func bind(host: String, eventLoop: any EventLoop) -> EventLoopFuture<NIOLoopBound<ClientConnection>> {
         let handlerBox = NIOLoopBound(DatagramForwarder(), eventLoop: eventLoop)
         return DatagramBootstrap(group: eventLoop)
             .channelOption(.maxMessagesPerRead, value: 16)
@@ -36,17 +35,15 @@ public final class ClientConnection {
             .bind(host: host, port: 0)
             .flatMapThrowing { channel in
                 guard let local = channel.localAddress.flatMap(TransportAddress.init) else { throw ClientConnectionError.noLocalAddress }
-                let connection = ClientConnection(eventLoop: eventLoop, channel: channel, transport: try makeTransport(local), localAddress: local)
+                let connection = ClientConnection(eventLoop: eventLoop, channel: channel, localAddress: local)
                 handlerBox.value.connection = connection
-                connection.schedule()
                 return NIOLoopBound(connection, eventLoop: eventLoop)
             }
     }
 
-    private init(eventLoop: any EventLoop, channel: any Channel, transport: ClientTransport, localAddress: TransportAddress) {
+    private init(eventLoop: any EventLoop, channel: any Channel, localAddress: TransportAddress) {
         self.eventLoop = eventLoop
         self.channel = channel
-        self.transport = transport
         self.localAddress = localAddress
         self.receive = .allocate(byteCount: Self.scratchSize, alignment: 16)
         self.transmit = .allocate(byteCount: Self.scratchSize, alignment: 16)
@@ -60,7 +57,8 @@ public final class ClientConnection {
     public static func now() -> Instant { Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
 
     /// Starts ICE towards the relay's candidates.
-    public func start(remoteCandidates: [ICECandidate]) {
+    public func start(transport: ClientTransport, remoteCandidates: [ICECandidate]) {
+        self.transport = transport
         let now = Self.now()
         for candidate in remoteCandidates { transport.addRemoteCandidate(candidate, now: now) }
         flushControl()
@@ -70,7 +68,8 @@ public final class ClientConnection {
     func handle(_ envelope: AddressedEnvelope<ByteBuffer>) {
         datagramsIn += 1
         let length = envelope.data.readableBytes
-        guard length > 0, length <= Self.scratchSize - SRTPSession.maxTrailer, let source = TransportAddress(envelope.remoteAddress) else { return }
+        guard let transport, length > 0, length <= Self.scratchSize - SRTPSession.maxTrailer,
+              let source = TransportAddress(envelope.remoteAddress) else { return }
         envelope.data.withUnsafeReadableBytes { receive.copyMemory(from: $0) }
         let now = Self.now()
         switch transport.handleDatagram(receive, length: length, localIndex: 0, from: source, now: now) {
@@ -87,13 +86,13 @@ public final class ClientConnection {
 
     /// Protects and sends the RTP packet in `transmit[0..<length]`.
     public func sendRTP(length: Int) {
-        guard let n = transport.protectRTP(transmit, length: length) else { return }
+        guard let n = transport?.protectRTP(transmit, length: length) else { return }
         send(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<n]))
     }
 
     /// Protects and sends the RTCP compound in `transmit[0..<length]`.
     public func sendRTCP(length: Int) {
-        guard length > 0, let n = transport.protectRTCP(transmit, length: length) else { return }
+        guard length > 0, let n = transport?.protectRTCP(transmit, length: length) else { return }
         send(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<n]))
     }
 
@@ -106,6 +105,7 @@ public final class ClientConnection {
     }
 
     private func flushControl() {
+        guard let transport else { return }
         while let (bytes, _, destination) = transport.pollTransmit() {
             guard let address = try? destination.socketAddress() else { continue }
             var buffer = channel.allocator.buffer(capacity: bytes.count)
@@ -117,6 +117,7 @@ public final class ClientConnection {
     }
 
     private func drainEvents() {
+        guard let transport else { return }
         while let event = transport.pollEvent() {
             switch event {
             case .selected(_, let remote):
@@ -133,22 +134,25 @@ public final class ClientConnection {
     private func schedule() {
         timer?.cancel()
         let now = Self.now()
-        let deadline = min(transport.nextDeadline ?? now + .milliseconds(20), now + .milliseconds(20))
+        let deadline = min(transport?.nextDeadline ?? now + .milliseconds(20), now + .milliseconds(20))
         let delay = TimeAmount.nanoseconds(Int64(deadline.nanoseconds > now.nanoseconds ? deadline.nanoseconds - now.nanoseconds : 0))
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         timer = eventLoop.scheduleTask(in: delay) {
             let connection = bound.value
             let now = Self.now()
-            connection.transport.handleTimeout(now: now)
+            connection.transport?.handleTimeout(now: now)
             connection.flushControl()
             connection.drainEvents()
             connection.delegate?.connection(connection, tick: now)
-            if !connection.transport.isClosed { connection.schedule() }
+            if connection.transport?.isClosed != true { connection.schedule() }
         }
     }
 
+    /// Connected: ICE done, DTLS done, SRTP keyed.
+    public var isConnected: Bool { transport?.isConnected ?? false }
+
     public func close() {
-        transport.close(reason: "client leaving")
+        transport?.close(reason: "client leaving")
         flushControl()
         timer?.cancel()
         channel.close(promise: nil)

@@ -1,0 +1,265 @@
+import Foundation
+public import Logging
+public import NIOCore
+import NIOPosix
+public import RelaisMedia
+public import RelaisSignaling
+public import RelaisTransport
+import RelaisWire
+
+/// What one participant does.
+public struct ClientOptions: Sendable {
+    public var url: String
+    public var room: String
+    public var token: String
+    /// Local address for media sockets (and the candidate the client offers).
+    public var mediaHost = "127.0.0.1"
+    /// What to publish; nil publishes nothing (observers, receive-only experts).
+    public var publish: PublishSource?
+    /// Receive and decode others' media (false for carts and load participants that only count).
+    public var subscribe = true
+    public var decode = true
+    public var srtpProfiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMSHA1_80]
+
+    public init(url: String, room: String, token: String) {
+        self.url = url
+        self.room = room
+        self.token = token
+    }
+}
+
+/// The participant's final (or periodic) report: JSON with `--json`.
+public struct ClientReport: Sendable, Codable {
+    public var participantId: String?
+    public var role: String?
+    public var joinMilliseconds: Double?
+    public var durationSeconds: Double
+    public var publish: PublishStatistics?
+    public var tracks: [TrackReport]
+    public var errors: [String]
+    public var closedReason: String?
+}
+
+/// A refusal from the server, with what it means for the operator.
+public struct ServerRefusal: Error, CustomStringConvertible {
+    public var code: ErrorCode
+    public var message: String
+    public var description: String { "server refused: \(code.rawValue) (\(Self.meaning(code))): \(message)" }
+
+    static func meaning(_ code: ErrorCode) -> String {
+        switch code {
+        case .invalidToken: "the token is malformed, forged, or lacks a claim"
+        case .tokenExpired: "the token has expired; get a new one"
+        case .wrongRoom: "the token is for another room"
+        case .roomFull: "the room has its maximum of participants"
+        case .forbidden: "this role may not do that"
+        case .invalidSDP: "the relay could not use this SDP"
+        case .noCommonCodec: "no codec in common with the relay"
+        case .rateLimited: "too many messages"
+        case .messageTooLarge: "a message was over the size limit"
+        case .resumeFailed: "the place in the room was lost"
+        default: "protocol error"
+        }
+    }
+}
+
+/// One participant in a room: signaling, the publish and subscribe connections and their media.
+public final class ClientSession: @unchecked Sendable {
+    // Mutable state is touched only from `run`'s task (signaling) or confined to `eventLoop` (media).
+    let options: ClientOptions
+    let logger: Logger
+    let eventLoop: any EventLoop
+    let certificate: DTLSCertificate
+    private var signaling: SignalingChannel?
+    private var publishConnection: NIOLoopBound<ClientConnection>?
+    private var publishPipeline: NIOLoopBound<PublishPipeline>?
+    private var publishLocal: ClientNegotiation.Local?
+    private var subscribeConnection: NIOLoopBound<ClientConnection>?
+    private var subscribePipeline: NIOLoopBound<SubscribePipeline>?
+    private var subscribeStarted = false
+    private var report = ClientReport(durationSeconds: 0, tracks: [], errors: [])
+
+    public init(options: ClientOptions, eventLoop: any EventLoop, logger: Logger) throws {
+        self.options = options
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.certificate = try DTLSCertificate.generateSelfSigned(commonName: "relais-client")
+    }
+
+    /// Joins, publishes, subscribes, runs for `duration` (or until the server ends the session),
+    /// calls `progress` every second with a snapshot, then leaves and returns the final report.
+    public func run(duration: Duration, progress: @escaping @Sendable (ClientReport) -> Void = { _ in }) async throws -> ClientReport {
+        let started = ContinuousClock.now
+        let signaling = SignalingChannel(url: options.url, logger: logger)
+        self.signaling = signaling
+        signaling.send(.join(Join(requestId: "join", room: options.room, token: options.token)))
+        var messages = signaling.messages.makeAsyncIterator()
+
+        // Join first: refusals end the run with the server's code.
+        joinLoop: while let message = await messages.next() {
+            switch message {
+            case .joined(let joined):
+                report.participantId = joined.participantId
+                report.role = joined.role.rawValue
+                report.joinMilliseconds = (ContinuousClock.now - started).milliseconds
+                break joinLoop
+            case .error(let error):
+                throw ServerRefusal(code: error.code, message: error.message)
+            default:
+                continue
+            }
+        }
+        guard report.participantId != nil else {
+            var reasons = signaling.closed.makeAsyncIterator()
+            throw ClientError.signalingClosed(await reasons.next() ?? "closed before joining")
+        }
+        if let source = options.publish { try await startPublishing(source) }
+
+        // Handle signaling until the deadline.
+        let deadline = ContinuousClock.now + duration
+        let messageTask = Task { [self] in
+            while let message = await messages.next() {
+                await self.handle(message)
+            }
+        }
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .seconds(1))
+            progress(await snapshot(since: started))
+        }
+        messageTask.cancel()
+        signaling.send(.leave(RequestBody(requestId: "leave")))
+        let final = await snapshot(since: started)
+        await stopMedia()
+        signaling.close()
+        return final
+    }
+
+    private func handle(_ message: ServerMessage) async {
+        switch message {
+        case .answer(let answer) where answer.target == .publish:
+            await publishAnswered(answer.sdp)
+        case .offer(let offer) where offer.target == .subscribe:
+            await subscribeOffered(offer)
+        case .error(let error):
+            report.errors.append("\(error.code.rawValue): \(error.message)")
+            logger.warning("server error", metadata: ["code": "\(error.code.rawValue)", "meaning": "\(ServerRefusal.meaning(error.code))", "message": "\(error.message)"])
+        case .left(let left):
+            report.closedReason = "left: \(left.reason.rawValue)"
+        default:
+            break
+        }
+    }
+
+    // MARK: Publishing
+
+    private func startPublishing(_ source: PublishSource) async throws {
+        let bound = try await ClientConnection.bind(host: options.mediaHost, eventLoop: eventLoop).get()
+        let fingerprint = certificate.fingerprintSHA256
+        let credentials = ICECredentials.random()
+        let (local, videoSSRC, audioSSRC, pipeline) = try await eventLoop.submit { () throws -> (ClientNegotiation.Local, UInt32?, UInt32?, NIOLoopBound<PublishPipeline>) in
+            let connection = bound.value
+            let pipeline = try PublishPipeline(connection: connection, source: source)
+            let local = ClientNegotiation.Local(credentials: credentials, fingerprint: fingerprint, address: connection.localAddress)
+            return (local, source.video != nil ? pipeline.videoSSRC : nil, source.audio != nil ? pipeline.audioSSRC : nil,
+                    NIOLoopBound(pipeline, eventLoop: connection.eventLoop))
+        }.get()
+        publishConnection = bound
+        publishPipeline = pipeline
+        publishLocal = local
+        let offer = ClientNegotiation.publishOffer(local: local, videoSSRC: videoSSRC, audioSSRC: audioSSRC, stream: "relais-client")
+        signaling?.send(.offer(SessionDescriptionBody(requestId: "publish", target: .publish, sdp: offer)))
+    }
+
+    private func publishAnswered(_ sdp: String) async {
+        guard let bound = publishConnection, let local = publishLocal else { return }
+        do {
+            let (_, remote) = try ClientNegotiation.remoteTransport(sdp)
+            let transport = try makeTransport(local: local, remote: remote)
+            try await eventLoop.submit { bound.value.start(transport: transport.value, remoteCandidates: remote.candidates) }.get()
+        } catch {
+            report.errors.append("publish: \(error)")
+        }
+    }
+
+    private func makeTransport(local: ClientNegotiation.Local, remote: RemoteTransport) throws -> UncheckedBox<ClientTransport> {
+        var configuration = TransportConfiguration()
+        configuration.srtpProfiles = options.srtpProfiles
+        return UncheckedBox(try ClientTransport(
+            local: local.credentials, remote: remote.credentials,
+            localCandidates: [ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: local.address, type: .host)],
+            certificate: certificate, remoteFingerprint: remote.fingerprint, configuration: configuration))
+    }
+
+    // MARK: Subscribing
+
+    private func subscribeOffered(_ offer: SessionDescriptionBody) async {
+        guard options.subscribe, let revision = offer.revision else { return }
+        do {
+            let (description, remote) = try ClientNegotiation.remoteTransport(offer.sdp)
+            if subscribeConnection == nil {
+                let bound = try await ClientConnection.bind(host: options.mediaHost, eventLoop: eventLoop).get()
+                let decode = options.decode
+                let start = ClientConnection.now()
+                subscribeConnection = bound
+                subscribePipeline = try await eventLoop.submit {
+                    NIOLoopBound(SubscribePipeline(connection: bound.value, decode: decode, started: start), eventLoop: bound.value.eventLoop)
+                }.get()
+            }
+            guard let bound = subscribeConnection, let pipeline = subscribePipeline else { return }
+            let address = try await eventLoop.submit { bound.value.localAddress }.get()
+            let local = ClientNegotiation.Local(credentials: subscribeCredentials, fingerprint: certificate.fingerprintSHA256, address: address)
+            let (answer, sections) = ClientNegotiation.subscribeAnswer(offer: description, local: local)
+            try await eventLoop.submit { pipeline.value.update(sections: sections) }.get()
+            signaling?.send(.answer(SessionDescriptionBody(target: .subscribe, revision: revision, sdp: answer)))
+            if !subscribeStarted {
+                subscribeStarted = true
+                let transport = try makeTransport(local: local, remote: remote)
+                try await eventLoop.submit { bound.value.start(transport: transport.value, remoteCandidates: remote.candidates) }.get()
+            }
+        } catch {
+            report.errors.append("subscribe: \(error)")
+        }
+    }
+
+    private lazy var subscribeCredentials = ICECredentials.random()
+
+    // MARK: Reporting
+
+    private func snapshot(since started: ContinuousClock.Instant) async -> ClientReport {
+        var current = report
+        current.durationSeconds = (ContinuousClock.now - started).milliseconds / 1000
+        if let pipeline = publishPipeline {
+            current.publish = try? await eventLoop.submit { pipeline.value.statistics }.get()
+        }
+        if let pipeline = subscribePipeline {
+            current.tracks = (try? await eventLoop.submit { pipeline.value.reports }.get()) ?? []
+        }
+        return current
+    }
+
+    private func stopMedia() async {
+        let publishPipeline = self.publishPipeline, publishConnection = self.publishConnection, subscribeConnection = self.subscribeConnection
+        _ = try? await eventLoop.submit {
+            publishPipeline?.value.stop()
+            publishConnection?.value.close()
+            subscribeConnection?.value.close()
+        }.get()
+    }
+}
+
+public enum ClientError: Error, CustomStringConvertible {
+    case signalingClosed(String)
+    public var description: String {
+        switch self { case .signalingClosed(let why): "signaling ended: \(why)" }
+    }
+}
+
+/// Hands a loop-confined object to the loop that will own it.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension Duration {
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import NIOCore
+public import RelaisMedia
+public import RelaisWire
+
+/// What the client publishes: synthetic media encoded live, or files replayed without re-encoding.
+public struct PublishSource: Sendable {
+    public enum Video: Sendable {
+        /// The test pattern (frame counter and capture time readable by the receiver), VP8 encoded live.
+        case pattern(width: Int, height: Int, fps: Int, bitrateKbps: Int)
+        /// Pre-encoded VP8 frames (an IVF file), looped at `fps`.
+        case frames([[UInt8]], fps: Int)
+    }
+    public enum Audio: Sendable {
+        /// A 440 Hz tone, Opus encoded live, 20 ms frames.
+        case tone
+        /// Pre-encoded Opus packets (an Ogg Opus file), looped, 20 ms apart.
+        case packets([[UInt8]])
+    }
+    public var video: Video?
+    public var audio: Audio?
+
+    public init(video: Video?, audio: Audio?) {
+        self.video = video
+        self.audio = audio
+    }
+}
+
+/// Sender-side counters, for the report.
+public struct PublishStatistics: Sendable, Codable, Equatable {
+    public var videoFramesSent = 0
+    public var videoKeyframesSent = 0
+    public var videoPacketsSent = 0
+    public var audioPacketsSent = 0
+    public var bytesSent = 0
+    public var retransmissions = 0
+    public var keyframeRequestsReceived = 0
+    public var nacksReceived = 0
+    /// Encode time per video frame, milliseconds (mean).
+    public var meanEncodeMilliseconds = 0.0
+    /// Loss the relay reports for our video (its receiver reports), fraction 0...1.
+    public var relayReportedLoss: Double?
+}
+
+/// The publish connection's media: encode, packetize, send; answer NACK with retransmissions
+/// and PLI/FIR with a keyframe; send sender reports. Confined to the connection's event loop.
+public final class PublishPipeline: ClientConnectionDelegate {
+    let connection: ClientConnection
+    let source: PublishSource
+    public let videoSSRC: UInt32
+    public let audioSSRC: UInt32
+    private var videoSender: RTPStreamSender
+    private var audioSender: RTPStreamSender
+    private var packetizer = VP8Packetizer()
+    private var encoder: VP8Encoder?
+    private var pattern: TestPattern?
+    private var frame: I420Frame?
+    private var opus: OpusEncoder?
+    private var tone = ToneGenerator()
+    private var frameNumber: UInt64 = 0
+    private var audioIndex = 0
+    private var forceKeyframe = true
+    private var videoTask: RepeatedTask?
+    private var audioTask: RepeatedTask?
+    private var lastSenderReport = Instant.zero
+    private var encodeNanoseconds: UInt64 = 0
+    public private(set) var statistics = PublishStatistics()
+    public private(set) var closedReason: String?
+    let started: Instant
+
+    public init(connection: ClientConnection, source: PublishSource) throws {
+        self.connection = connection
+        self.source = source
+        self.videoSSRC = UInt32.random(in: 1...UInt32.max)
+        self.audioSSRC = UInt32.random(in: 1...UInt32.max)
+        // No abs-send-time or transport-wide extensions: a retransmission on the original SSRC must be
+        // byte-identical (same SRTP index, same AEAD nonce), so nothing may be rewritten in it.
+        self.videoSender = RTPStreamSender(configuration: .init(
+            ssrc: SSRC(videoSSRC), payloadType: PayloadType(ClientNegotiation.videoPayloadType), clockRate: 90_000))
+        self.audioSender = RTPStreamSender(configuration: .init(
+            ssrc: SSRC(audioSSRC), payloadType: PayloadType(ClientNegotiation.audioPayloadType), clockRate: 48_000))
+        if case .pattern(let width, let height, let fps, let kbps) = source.video {
+            encoder = try VP8Encoder(width: width, height: height, fps: fps, bitrateKbps: kbps)
+            pattern = TestPattern(width: width, height: height)
+            frame = I420Frame(width: width, height: height)
+        }
+        if case .tone = source.audio { opus = try OpusEncoder(channels: 1) }
+        started = ClientConnection.now()
+        connection.delegate = self
+    }
+
+    // MARK: ClientConnectionDelegate
+
+    public func connectionConnected(_ connection: ClientConnection) {
+        let loop = connection.eventLoop
+        let this = NIOLoopBound(self, eventLoop: loop)
+        switch source.video {
+        case .pattern(_, _, let fps, _), .frames(_, let fps):
+            videoTask = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(1_000_000_000 / Int64(max(fps, 1)))) { _ in
+                this.value.sendVideoFrame()
+            }
+        case nil:
+            break
+        }
+        if source.audio != nil {
+            audioTask = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(20)) { _ in
+                this.value.sendAudioFrame()
+            }
+        }
+    }
+
+    public func connection(_ connection: ClientConnection, receivedRTP packet: UnsafeMutableRawBufferPointer, now: Instant) {}
+
+    public func connection(_ connection: ClientConnection, receivedRTCP compound: UnsafeRawBufferPointer, now: Instant) {
+        var cursor = RTCPCompoundIterator(compound)
+        while let packet = try? cursor.next() {
+            switch (packet.packetType, packet.format) {
+            case (RTCPPacketType.transportFeedback, RTCPFeedbackFormat.genericNACK):
+                guard let nack = try? GenericNACKView(packet) else { continue }
+                statistics.nacksReceived += 1
+                for sequence in nack.lostSequenceNumbers {
+                    let isVideo = nack.mediaSSRC.rawValue == videoSSRC
+                    let resent = isVideo ? videoSender.retransmission(of: sequence, now: now) : audioSender.retransmission(of: sequence, now: now)
+                    guard let bytes = resent, bytes.count <= ClientConnection.scratchSize - 32 else { continue }
+                    connection.transmit.copyBytes(from: bytes)
+                    connection.sendRTP(length: bytes.count)
+                    statistics.retransmissions += 1
+                }
+            case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication),
+                 (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
+                statistics.keyframeRequestsReceived += 1
+                forceKeyframe = true
+            case (RTCPPacketType.receiverReport, _):
+                guard let rr = try? ReceiverReportView(packet) else { continue }
+                for index in 0..<rr.reportBlockCount {
+                    let block = rr.reportBlock(at: index)
+                    if block.ssrc.rawValue == videoSSRC {
+                        statistics.relayReportedLoss = Double(block.fractionLost) / 256
+                    }
+                }
+            default:
+                continue
+            }
+        }
+    }
+
+    public func connection(_ connection: ClientConnection, tick now: Instant) {
+        guard connection.isConnected, now.since(lastSenderReport) >= .seconds(1) else { return }
+        lastSenderReport = now
+        let ntp = NTPTime.now()
+        var writer = ByteWriter(connection.transmit)
+        do {
+            if source.video != nil { try videoSender.senderReport(now: now, ntpTimestamp: ntp).serialize(into: &writer) }
+            if source.audio != nil { try audioSender.senderReport(now: now, ntpTimestamp: ntp).serialize(into: &writer) }
+        } catch {
+            return
+        }
+        connection.sendRTCP(length: writer.position)
+    }
+
+    public func connection(_ connection: ClientConnection, closed reason: String) {
+        closedReason = reason
+        stop()
+    }
+
+    public func stop() {
+        videoTask?.cancel()
+        audioTask?.cancel()
+    }
+
+    // MARK: Sending
+
+    private func sendVideoFrame() {
+        guard connection.isConnected else { return }
+        let now = ClientConnection.now()
+        let rtpTimestamp = videoSender.rtpTimestamp(at: now)
+        var encoded: [EncodedFrame] = []
+        switch source.video {
+        case .pattern:
+            guard let encoder, let pattern, var frame = self.frame else { return }
+            pattern.render(into: &frame, frame: frameNumber, captureMicros: WallClock.microseconds())
+            self.frame = frame
+            let before = ClientConnection.now()
+            encoded = (try? encoder.encode(frame, pts: Int64(frameNumber), forceKeyframe: forceKeyframe)) ?? []
+            encodeNanoseconds += ClientConnection.now().since(before).nanosecondsClamped
+        case .frames(let frames, _):
+            guard !frames.isEmpty else { return }
+            let data = frames[Int(frameNumber % UInt64(frames.count))]
+            encoded = [EncodedFrame(data: data, isKeyframe: (data.first ?? 1) & 1 == 0)]
+        case nil:
+            return
+        }
+        frameNumber += 1
+        for frame in encoded {
+            if frame.isKeyframe {
+                forceKeyframe = false
+                statistics.videoKeyframesSent += 1
+            }
+            let payloads = packetizer.packetize(frame.data)
+            for (index, payload) in payloads.enumerated() {
+                let length = payload.withUnsafeBytes { bytes in
+                    (try? videoSender.write(payload: bytes, marker: index == payloads.count - 1, rtpTimestamp: rtpTimestamp, now: now, into: connection.transmit)) ?? 0
+                }
+                guard length > 0 else { continue }
+                connection.sendRTP(length: length)
+                statistics.videoPacketsSent += 1
+                statistics.bytesSent += length
+            }
+            statistics.videoFramesSent += 1
+        }
+        if statistics.videoFramesSent > 0 {
+            statistics.meanEncodeMilliseconds = Double(encodeNanoseconds) / 1e6 / Double(statistics.videoFramesSent)
+        }
+    }
+
+    private func sendAudioFrame() {
+        guard connection.isConnected else { return }
+        let now = ClientConnection.now()
+        let packet: [UInt8]
+        switch source.audio {
+        case .tone:
+            guard let opus, let encoded = try? opus.encode(pcm: tone.nextFrame()) else { return }
+            packet = encoded
+        case .packets(let packets):
+            guard !packets.isEmpty else { return }
+            packet = packets[audioIndex % packets.count]
+            audioIndex += 1
+        case nil:
+            return
+        }
+        let rtpTimestamp = audioSender.rtpTimestamp(at: now)
+        let length = packet.withUnsafeBytes { bytes in
+            (try? audioSender.write(payload: bytes, marker: false, rtpTimestamp: rtpTimestamp, now: now, into: connection.transmit)) ?? 0
+        }
+        guard length > 0 else { return }
+        connection.sendRTP(length: length)
+        statistics.audioPacketsSent += 1
+        statistics.bytesSent += length
+    }
+}
+
+/// Wall-clock time, shared by processes on one machine: the capture time in the test pattern.
+public enum WallClock {
+    public static func microseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+    }
+}
+
+/// NTP timestamps (RFC 3550 §4) for sender reports.
+public enum NTPTime {
+    public static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let seconds = UInt64(spec.tv_sec) + 2_208_988_800
+        let fraction = (UInt64(spec.tv_nsec) << 32) / 1_000_000_000
+        return seconds << 32 | fraction
+    }
+}
