@@ -10,9 +10,16 @@ public final class VP8Decoder {
     /// Compressed frames larger than this are rejected before reaching libvpx.
     public static let maxFrameBytes = 16 << 20
 
+    /// Keyframes announcing a larger picture are rejected before libvpx allocates for them
+    /// (VP8's 14-bit sizes would otherwise allow 16383x16383 from a few hostile bytes).
+    public let maxWidth: Int
+    public let maxHeight: Int
+
     private let ctx: UnsafeMutablePointer<vpx_codec_ctx_t>
 
-    public init() throws(CodecError) {
+    public init(maxWidth: Int = 4096, maxHeight: Int = 4096) throws(CodecError) {
+        self.maxWidth = maxWidth
+        self.maxHeight = maxHeight
         ctx = .allocate(capacity: 1)
         ctx.initialize(to: vpx_codec_ctx_t())
         var cfg = vpx_codec_dec_cfg_t(threads: 1, w: 0, h: 0)
@@ -36,6 +43,14 @@ public final class VP8Decoder {
         guard !data.isEmpty else { throw .invalidArgument("empty VP8 frame") }
         guard data.count <= Self.maxFrameBytes else {
             throw .invalidArgument("VP8 frame of \(data.count) bytes exceeds \(Self.maxFrameBytes)")
+        }
+        // VP8 keyframe: 3-byte frame tag with bit 0 clear, start code 9d 01 2a, then 14-bit width and height.
+        if data.count >= 10, data[0] & 1 == 0, data[3] == 0x9D, data[4] == 0x01, data[5] == 0x2A {
+            let width = Int(data[6]) | Int(data[7] & 0x3F) << 8
+            let height = Int(data[8]) | Int(data[9] & 0x3F) << 8
+            guard width <= maxWidth, height <= maxHeight else {
+                throw .invalidArgument("VP8 keyframe of \(width)x\(height) exceeds the decoder's \(maxWidth)x\(maxHeight) limit")
+            }
         }
         let ctx = self.ctx
         let err = data.withUnsafeBufferPointer { buffer in
