@@ -25,18 +25,17 @@ public final class ClientConnection {
 
     /// Binds a UDP socket on `host` (port chosen by the OS) on `eventLoop`.
     public static func bind(host: String, eventLoop: any EventLoop) -> EventLoopFuture<NIOLoopBound<ClientConnection>> {
-        let handlerBox = NIOLoopBound(DatagramForwarder(), eventLoop: eventLoop)
-        return DatagramBootstrap(group: eventLoop)
+        DatagramBootstrap(group: eventLoop)
             .channelOption(.maxMessagesPerRead, value: 16)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: scratchSize))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handlerBox.value) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramForwarder()) }
             }
             .bind(host: host, port: 0)
             .flatMapThrowing { channel in
                 guard let local = channel.localAddress.flatMap(TransportAddress.init) else { throw ClientConnectionError.noLocalAddress }
                 let connection = ClientConnection(eventLoop: eventLoop, channel: channel, localAddress: local)
-                handlerBox.value.connection = connection
+                try channel.pipeline.syncOperations.handler(type: DatagramForwarder.self).connection = connection
                 return NIOLoopBound(connection, eventLoop: eventLoop)
             }
     }
