@@ -177,11 +177,11 @@ public final class PublishPipeline: ClientConnectionDelegate {
         var encoded: [EncodedFrame] = []
         switch source.video {
         case .pattern:
-            guard let encoder, let pattern, var frame = self.frame else { return }
-            pattern.render(into: &frame, frame: frameNumber, captureMicros: WallClock.microseconds())
-            self.frame = frame
+            guard let encoder, let pattern, self.frame != nil else { return }
+            // Rendered in place: taking the frame out of `self` first would copy its planes (CoW).
+            pattern.render(into: &self.frame!, frame: frameNumber, captureMicros: WallClock.microseconds())
             let before = ClientConnection.now()
-            encoded = (try? encoder.encode(frame, pts: Int64(frameNumber), forceKeyframe: forceKeyframe)) ?? []
+            encoded = (try? encoder.encode(self.frame!, pts: Int64(frameNumber), forceKeyframe: forceKeyframe)) ?? []
             encodeNanoseconds += ClientConnection.now().since(before).nanosecondsClamped
         case .frames(let frames, _):
             guard !frames.isEmpty else { return }
