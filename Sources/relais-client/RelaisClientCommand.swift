@@ -120,10 +120,8 @@ struct Join: AsyncParsableCommand {
             let name = track.trackId ?? "video"
             let stream = track.stream
             if let minimum = expectMinFps {
-                let first = (stream.timeToFirstFrameMilliseconds ?? report.durationSeconds * 1000) / 1000
-                let span = max(report.durationSeconds - first, 0.001)
-                let fps = Double(stream.framesDecoded) / span
-                if fps < minimum { failures.append("\(name): \(String(format: "%.1f", fps)) fps < \(minimum)") }
+                let fps = track.meanFramesPerSecond ?? 0
+                if fps < minimum { failures.append("\(name): \(String(format: "%.1f", fps)) fps < \(minimum) (since its first frame)") }
             }
             if let maximum = expectMaxLatencyMs {
                 if let p50 = stream.latencyP50Milliseconds {

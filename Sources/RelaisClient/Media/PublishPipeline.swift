@@ -60,8 +60,9 @@ public final class PublishPipeline: ClientConnectionDelegate {
     private var frameNumber: UInt64 = 0
     private var audioIndex = 0
     private var forceKeyframe = true
-    private var videoTask: RepeatedTask?
-    private var audioTask: RepeatedTask?
+    private var videoTask: Scheduled<Void>?
+    private var audioTask: Scheduled<Void>?
+    private var stopped = false
     private var lastSenderReport = Instant.zero
     private var encodeNanoseconds: UInt64 = 0
     public private(set) var statistics = PublishStatistics()
@@ -92,20 +93,36 @@ public final class PublishPipeline: ClientConnectionDelegate {
     // MARK: ClientConnectionDelegate
 
     public func connectionConnected(_ connection: ClientConnection) {
-        let loop = connection.eventLoop
-        let this = NIOLoopBound(self, eventLoop: loop)
+        let start = NIODeadline.now()
         switch source.video {
         case .pattern(_, _, let fps, _), .frames(_, let fps):
-            videoTask = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(1_000_000_000 / Int64(max(fps, 1)))) { _ in
-                this.value.sendVideoFrame()
-            }
+            scheduleVideo(start: start, interval: .nanoseconds(1_000_000_000 / Int64(max(fps, 1))), index: 0)
         case nil:
             break
         }
-        if source.audio != nil {
-            audioTask = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(20)) { _ in
-                this.value.sendAudioFrame()
-            }
+        if source.audio != nil { scheduleAudio(start: start, index: 0) }
+    }
+
+    // Media clocks run on absolute deadlines (start + n × interval), so the time spent encoding a
+    // frame does not stretch the frame interval.
+    private func scheduleVideo(start: NIODeadline, interval: TimeAmount, index: Int64) {
+        guard !stopped else { return }
+        let this = NIOLoopBound(self, eventLoop: connection.eventLoop)
+        videoTask = connection.eventLoop.scheduleTask(deadline: start + interval * index) {
+            this.value.sendVideoFrame()
+            // A frame that could not be made in time is skipped rather than sent in a burst.
+            var next = index + 1
+            while start + interval * next < NIODeadline.now() - interval { next += 1 }
+            this.value.scheduleVideo(start: start, interval: interval, index: next)
+        }
+    }
+
+    private func scheduleAudio(start: NIODeadline, index: Int64) {
+        guard !stopped else { return }
+        let this = NIOLoopBound(self, eventLoop: connection.eventLoop)
+        audioTask = connection.eventLoop.scheduleTask(deadline: start + .milliseconds(20) * index) {
+            this.value.sendAudioFrame()
+            this.value.scheduleAudio(start: start, index: index + 1)
         }
     }
 
@@ -164,6 +181,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
     }
 
     public func stop() {
+        stopped = true
         videoTask?.cancel()
         audioTask?.cancel()
     }
@@ -181,7 +199,8 @@ public final class PublishPipeline: ClientConnectionDelegate {
             // Rendered in place: taking the frame out of `self` first would copy its planes (CoW).
             pattern.render(into: &self.frame!, frame: frameNumber, captureMicros: WallClock.microseconds())
             let before = ClientConnection.now()
-            encoded = (try? encoder.encode(self.frame!, pts: Int64(frameNumber), forceKeyframe: forceKeyframe)) ?? []
+            // pts in 90 kHz ticks: libvpx's rate control reads time from it.
+            encoded = (try? encoder.encode(self.frame!, pts: Int64(frameNumber) * Int64(90_000 / max(encoder.fps, 1)), forceKeyframe: forceKeyframe)) ?? []
             encodeNanoseconds += ClientConnection.now().since(before).nanosecondsClamped
         case .frames(let frames, _):
             guard !frames.isEmpty else { return }

@@ -14,6 +14,10 @@ public struct TrackReport: Sendable, Codable, Equatable {
     public var patternCounterGaps = 0
     public var patternFramesMissing = 0
     public var framesDecodeFailed = 0
+    /// Seconds from the first decoded frame to this report: the span frame rates are judged over.
+    public var secondsSinceFirstFrame: Double?
+    /// Frames decoded per second over that span.
+    public var meanFramesPerSecond: Double?
     public var nacksSent = 0
     public var keyframeRequestsSent = 0
 }
@@ -94,6 +98,11 @@ public final class SubscribePipeline: ClientConnectionDelegate {
         for track in video.values.sorted(by: { $0.section.mid < $1.section.mid }) {
             var report = track.report
             report.stream = track.statistics.snapshot(now: now)
+            if let first = report.stream.timeToFirstFrameMilliseconds {
+                let span = Double(now.since(started).nanosecondsClamped) / 1e9 - first / 1000
+                report.secondsSinceFirstFrame = span
+                if span > 0 { report.meanFramesPerSecond = Double(report.stream.framesDecoded) / span }
+            }
             all.append(report)
         }
         for track in audio.values.sorted(by: { $0.section.mid < $1.section.mid }) {

@@ -65,10 +65,15 @@ func runPeer(script: String, arguments: [String], timeout: Duration = .seconds(9
 
 /// Runs a Python script to completion, with a hard deadline.
 func runScript(_ path: String, arguments: [String], timeout: Duration) async throws -> ProcessResult {
-    let script = path
+    try await runProcess("/usr/bin/env", arguments: ["python3", path] + arguments, timeout: timeout)
+}
+
+/// Runs an executable to completion, with a hard deadline so a stuck process fails the test.
+func runProcess(_ executable: String, arguments: [String], timeout: Duration) async throws -> ProcessResult {
+    let script = URL(fileURLWithPath: arguments.first { $0.hasSuffix(".py") } ?? executable).lastPathComponent
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", path] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

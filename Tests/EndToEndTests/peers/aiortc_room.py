@@ -470,12 +470,37 @@ async def codec(args, tokens):
     return report
 
 
+async def cart_only(args, tokens):
+    """An aiortc cart that publishes for --duration seconds (interop: another client receives)."""
+    cart = Peer("cart", args.url, args.room, tokens["cart"], publish=True, video_codec=args.video_codec)
+    await cart.join()
+    await asyncio.sleep(args.duration)
+    report = {"published": True, "schema_violations": cart.violations}
+    await cart.leave()
+    await cart.close()
+    return report
+
+
+async def expert_only(args, tokens):
+    """An aiortc expert that receives until it decoded the thresholds (interop: another client publishes)."""
+    expert = Peer("expert1", args.url, args.room, tokens["expert1"])
+    await expert.join()
+    await expert.wait_for(lambda: len(expert.video_pts) >= args.min_video_frames and expert.audio_frames >= args.min_audio_frames,
+                          args.timeout)
+    report = {"expert1": frame_report(expert), "expert1_gaps": gaps(expert)}
+    report["expert1"].pop("pts")
+    await expert.leave()
+    await expert.close()
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="ws://127.0.0.1:PORT/v1/signaling")
     parser.add_argument("--room", required=True)
     parser.add_argument("--tokens", required=True, help="JSON object: name -> token")
-    parser.add_argument("--scenario", choices=["consultation", "presence", "codec"], required=True)
+    parser.add_argument("--scenario", choices=["consultation", "presence", "codec", "cart", "expert"], required=True)
+    parser.add_argument("--duration", type=float, default=15, help="how long the cart publishes (cart scenario)")
     parser.add_argument("--video-codec", default="video/VP8", help="the cart's video codec (codec scenario)")
     parser.add_argument("--loss", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=7)
@@ -485,7 +510,7 @@ def main():
     args = parser.parse_args()
     offer_only_loopback()
     tokens = json.loads(args.tokens)
-    scenario = {"consultation": consultation, "presence": presence, "codec": codec}[args.scenario]
+    scenario = {"consultation": consultation, "presence": presence, "codec": codec, "cart": cart_only, "expert": expert_only}[args.scenario]
     try:
         report = asyncio.run(scenario(args, tokens))
     except Exception as error:  # setup failure: say what, for the test's message

@@ -1,0 +1,142 @@
+import Foundation
+import RelaisServer
+import RelaisSignaling
+import Testing
+
+/// `relais-client` (the real executable) through the real relay: client to client, and interop
+/// both ways with aiortc.
+@Suite(.serialized) struct HeadlessClientTests {
+    static let secret = "headless-client-test-secret-0123456789"
+
+    static var clientBinary: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/relais-client").path
+    }
+
+    struct Final: Decodable {
+        struct Report: Decodable {
+            struct Track: Decodable {
+                struct Stream: Decodable {
+                    var framesDecoded: Int
+                    var lossFraction: Double
+                    var freezeCount: Int
+                    var timeToFirstFrameMilliseconds: Double?
+                    var latencyP50Milliseconds: Double?
+                }
+                var kind: String
+                var codec: String
+                var stream: Stream
+                var patternFramesRead: Int
+                var patternFramesMissing: Int
+            }
+            struct Publish: Decodable {
+                var videoFramesSent: Int
+                var audioPacketsSent: Int
+            }
+            var participantId: String?
+            var durationSeconds: Double
+            var tracks: [Track]
+            var publish: Publish?
+        }
+        var type: String
+        var report: Report
+        var thresholdFailures: [String]?
+    }
+
+    static func client(_ arguments: [String], timeout: Duration = .seconds(90)) async throws -> ProcessResult {
+        try await runProcess(clientBinary, arguments: arguments, timeout: timeout)
+    }
+
+    static func final(_ result: ProcessResult) throws -> Final {
+        let line = result.stdout.split(separator: "\n").last { $0.contains(#""type":"final""#) }
+        return try #require(line.flatMap { try? JSONDecoder().decode(Final.self, from: Data($0.utf8)) },
+                            "no final report (exit \(result.status)): \(result.stdout.suffix(1500)) \(result.stderr.suffix(1500))")
+    }
+
+    func common(_ server: ServerHarness, room: String) -> [String] {
+        ["--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", room, "--token-secret", Self.secret]
+    }
+
+    @Test func cartToExpertAt720pThroughThresholds() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.clientBinary), "build relais-client first (swift build)")
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let room = common(server, room: "stroke-720")
+        async let cart = Self.client(room + ["--role", "cart", "--name", "ER cart", "--duration", "16", "--json"])
+        // The expert joins once the cart is in, receives for 10 s and judges the media itself.
+        let expert = try await Self.client(room + [
+            "--role", "expert", "--name", "Dr. N", "--no-publish", "--duration", "10", "--json",
+            "--expect-tracks", "1", "--expect-min-fps", "25", "--expect-max-latency-ms", "50", "--expect-no-freeze",
+            "--expect-max-first-frame-ms", "1000", "--expect-max-loss", "0.01",
+        ])
+        let cartResult = try await cart
+        let report = try Self.final(expert)
+        #expect(expert.status == 0, "thresholds: \(report.thresholdFailures ?? []); cart: \(cartResult.stdout.suffix(600))")
+        #expect(cartResult.status == 0, "\(cartResult.stderr.suffix(1000))")
+        let video = try #require(report.report.tracks.first { $0.kind == "video" })
+        #expect(video.codec == "VP8")
+        #expect(video.stream.framesDecoded >= 250)
+        // The frames are real: the counter drawn by the cart is read back from the decoded images.
+        #expect(video.patternFramesRead >= video.stream.framesDecoded - 1)
+        #expect(video.patternFramesMissing == 0)
+        let audio = try #require(report.report.tracks.first { $0.kind == "audio" })
+        #expect(audio.stream.framesDecoded >= 400)
+        let cartReport = try Self.final(cartResult)
+        #expect((cartReport.report.publish?.videoFramesSent ?? 0) >= 400)
+    }
+
+    @Test func impossibleThresholdAndBadTokenExitNonZero() async throws {
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let room = common(server, room: "probe-1")
+        async let cart = Self.client(room + ["--role", "cart", "--name", "cart", "--duration", "8", "--width", "320", "--height", "240", "--bitrate", "300"])
+        let probe = try await Self.client(room + ["--role", "expert", "--no-publish", "--duration", "4", "--expect-min-fps", "1000"])
+        _ = try await cart
+        #expect(probe.status == 1)
+        #expect(probe.stdout.contains("THRESHOLD FAILED"))
+
+        let refused = try await Self.client([
+            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "probe-1", "--token", "not-a-token", "--duration", "2",
+        ])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("invalid_token"))
+    }
+
+    @Test func aiortcPublishesAndRelaisClientDecodes() async throws {
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let tokens = try await ConsultationRoomTests.tokens(server, room: "interop-1", [("cart", .cart)])
+        async let cart = runPeer(script: "aiortc_room.py", arguments: [
+            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "interop-1",
+            "--tokens", tokens, "--scenario", "cart", "--duration", "14",
+        ], timeout: .seconds(60))
+        let expert = try await Self.client(common(server, room: "interop-1") + [
+            "--role", "expert", "--no-publish", "--duration", "8", "--json", "--expect-tracks", "1", "--expect-min-fps", "20",
+        ])
+        _ = try await cart
+        let report = try Self.final(expert)
+        #expect(expert.status == 0, "thresholds: \(report.thresholdFailures ?? []) \(expert.stderr.suffix(1000))")
+        let video = try #require(report.report.tracks.first { $0.kind == "video" })
+        #expect(video.stream.framesDecoded >= 120)
+        #expect(report.report.tracks.first { $0.kind == "audio" }.map { $0.stream.framesDecoded >= 200 } ?? false)
+    }
+
+    @Test func relaisClientPublishesAndAiortcDecodes() async throws {
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let tokens = try await ConsultationRoomTests.tokens(server, room: "interop-2", [("expert1", .expert)])
+        async let cart = Self.client(common(server, room: "interop-2") + [
+            "--role", "cart", "--duration", "20", "--width", "640", "--height", "360", "--bitrate", "800",
+        ])
+        let expert = try await runPeer(script: "aiortc_room.py", arguments: [
+            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "interop-2",
+            "--tokens", tokens, "--scenario", "expert", "--timeout", "15",
+        ], timeout: .seconds(60))
+        _ = try await cart
+        struct Report: Decodable { var expert1: ConsultationRoomTests.Receiver }
+        let report = try ConsultationRoomTests.decodeReport(Report.self, expert)
+        #expect(report.expert1.video_frames >= 60)
+        #expect(report.expert1.audio_frames >= 100)
+        #expect(report.expert1.schema_violations.isEmpty)
+    }
+}
