@@ -276,4 +276,11 @@ public enum NTPTime {
         let fraction = (UInt64(spec.tv_nsec) << 32) / 1_000_000_000
         return seconds << 32 | fraction
     }
+
+    /// An NTP timestamp as microseconds since 1970.
+    public static func unixMicroseconds(_ ntp: UInt64) -> Int64 {
+        let seconds = Int64(ntp >> 32) - 2_208_988_800
+        let micros = Int64((ntp & 0xFFFF_FFFF) * 1_000_000 >> 32)
+        return seconds * 1_000_000 + micros
+    }
 }

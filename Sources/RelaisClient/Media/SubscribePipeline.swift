@@ -32,6 +32,9 @@ public final class SubscribePipeline: ClientConnectionDelegate {
         var decoder: VP8Decoder?
         var report: TrackReport
         var lastCounter: UInt64?
+        /// The sender's NTP (as Unix µs) and RTP time of its latest sender report, translated by the
+        /// relay (RFC 3550 §6.4.1): maps an RTP timestamp to the sender's wall clock.
+        var senderClock: (unixMicros: Int64, rtp: UInt32)?
         var lastKeyframeRequest = Instant.zero
         var lost: [SequenceNumber] = []
 
@@ -124,6 +127,13 @@ public final class SubscribePipeline: ClientConnectionDelegate {
         let ssrc = view.ssrc.rawValue
         if let track = video[ssrc] {
             track.statistics.recordPacket(sequence: view.sequenceNumber, rtpTimestamp: view.timestamp, bytes: packet.count, arrival: now)
+            if !decode, view.marker, let clock = track.senderClock {
+                // Without decoding there is no test pattern to read: the frame's RTP time, mapped
+                // through the sender report, gives its capture time on the sender's clock.
+                let ticks = Int64(Int32(bitPattern: view.timestamp &- clock.rtp))
+                let capture = clock.unixMicros + ticks * 1_000_000 / 90_000
+                track.statistics.recordLatency(captureMicroseconds: capture, decodeMicroseconds: Int64(WallClock.microseconds()))
+            }
             _ = track.buffer.insert(RTPPacket(view), arrival: now)
             drainVideo(track, now: now)
         } else if let track = audio[ssrc] {
@@ -193,7 +203,10 @@ public final class SubscribePipeline: ClientConnectionDelegate {
         var cursor = RTCPCompoundIterator(compound)
         while let packet = try? cursor.next() {
             guard packet.packetType == RTCPPacketType.senderReport, let sr = try? SenderReportView(packet) else { continue }
-            if let track = video[sr.ssrc.rawValue] { track.statistics.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, arrival: now) }
+            if let track = video[sr.ssrc.rawValue] {
+                track.statistics.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, arrival: now)
+                track.senderClock = (NTPTime.unixMicroseconds(sr.ntpTimestamp), sr.rtpTimestamp)
+            }
             if let track = audio[sr.ssrc.rawValue] { track.statistics.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, arrival: now) }
         }
     }
