@@ -77,11 +77,12 @@ public struct RTPStreamSender: Sendable {
         self.init(configuration: configuration, using: &generator)
     }
 
-    /// The RTP timestamp for media captured at `capture`.
+    /// The RTP timestamp for media captured at `capture`, rounded to the nearest tick (so a frame
+    /// captured at 1/30 s, truncated to whole nanoseconds, is still exactly 3000 ticks).
     public func rtpTimestamp(at capture: Instant) -> UInt32 {
         let rate = UInt64(configuration.clockRate)
         let ns = capture.nanoseconds
-        let ticks = (ns / 1_000_000_000) &* rate &+ (ns % 1_000_000_000) &* rate / 1_000_000_000
+        let ticks = (ns / 1_000_000_000) &* rate &+ ((ns % 1_000_000_000) &* rate &+ 500_000_000) / 1_000_000_000
         return timestampOffset &+ UInt32(truncatingIfNeeded: ticks)
     }
 

@@ -6,8 +6,8 @@ public import RelaisWire
 ///
 /// Playout clock. The first packet fixes the mapping: a packet with RTP timestamp `ts` plays at
 /// `firstArrival + playoutDelay + (ts − firstTimestamp) / clockRate`. A missing packet is declared
-/// lost when the next packet that did arrive is due. A packet arriving after its sequence number
-/// was played or declared lost is late and dropped. No adaptation and no clock-drift correction:
+/// lost at its estimated playout time (see `pop`). A packet arriving after its sequence number was
+/// played or declared lost is late and dropped. No adaptation and no clock-drift correction:
 /// a fixed delay is what the load generator wants to measure against.
 ///
 /// Bounded: at most `capacity` packets are held; a longer gap of loss is concealed for at most
@@ -39,6 +39,10 @@ public struct AudioPlayoutBuffer: Sendable {
     private var base: (arrival: Instant, timestamp: Int64)?
     private var next: Int64?
     private var highest: Int64 = 0
+    private var lastPlayed: (extended: Int64, timestamp: Int64)?
+    /// RTP timestamp units per sequence number, learnt from consecutive packets (20 ms to start).
+    private var step: Int64 = 960
+    private var concealedRun = 0
 
     public private(set) var packetsPlayed = 0
     public private(set) var packetsConcealed = 0
@@ -82,6 +86,12 @@ public struct AudioPlayoutBuffer: Sendable {
     }
 
     /// The next packet (or loss) due at `now`, in sequence order; nil when nothing is due yet.
+    ///
+    /// A missing packet is due when its estimated playout time passes (the last played packet's
+    /// timestamp plus the usual timestamp step per packet), or when a later packet is due, whichever
+    /// is first. After `maxConcealment` consecutive losses with nothing newer in the buffer the
+    /// stream is taken to be paused (DTX, or the sender stopped) and nothing more is emitted until a
+    /// packet arrives.
     public mutating func pop(now: Instant) -> Output? {
         guard let n = next, let base else { return nil }
         if let entry = packets[n] {
@@ -89,21 +99,30 @@ public struct AudioPlayoutBuffer: Sendable {
             packets[n] = nil
             next = n + 1
             packetsPlayed += 1
+            if let last = lastPlayed, n > last.extended, entry.timestamp > last.timestamp {
+                step = (entry.timestamp - last.timestamp) / (n - last.extended)
+            }
+            lastPlayed = (n, entry.timestamp)
+            concealedRun = 0
             return .packet(entry.packet)
         }
-        // Missing: lost once the next packet we do have is due.
         var e = n + 1
         while e <= highest, packets[e] == nil { e += 1 }
-        guard e <= highest, let following = packets[e],
-            now >= playoutTime(timestamp: following.timestamp, base: base)
-        else { return nil }
-        let gap = e - n
-        if gap > Int64(configuration.maxConcealment) {
-            next = e - Int64(configuration.maxConcealment)
+        let later = e <= highest ? packets[e] : nil
+        if later == nil && concealedRun >= configuration.maxConcealment { return nil }
+        var due = Instant(nanoseconds: .max)
+        if let last = lastPlayed {
+            due = playoutTime(timestamp: last.timestamp + (n - last.extended) * step, base: base)
+        }
+        if let later { due = min(due, playoutTime(timestamp: later.timestamp, base: base)) }
+        guard now >= due else { return nil }
+        if later != nil, e - n > Int64(configuration.maxConcealment) {
+            next = e - Int64(configuration.maxConcealment)  // conceal only the end of a long gap
         }
         let lost = next!
         next = lost + 1
         packetsConcealed += 1
+        concealedRun += 1
         return .lost(SequenceNumber(UInt16(truncatingIfNeeded: lost)))
     }
 

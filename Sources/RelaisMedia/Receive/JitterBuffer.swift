@@ -161,7 +161,9 @@ public struct JitterBuffer: Sendable {
         } else if probationNext == packet.sequenceNumber {
             // Confirmed jump: start over beyond everything seen, so nothing old can be mistaken for new.
             restart()
-            extended = (highest ?? 0) + Int64(configuration.capacity) * 2 + 1
+            // Its low 16 bits must be the sequence number, for the packets that follow to extend from it.
+            let beyond = (highest ?? 0) + Int64(configuration.capacity) * 2
+            extended = ((beyond >> 16) + 1) << 16 | Int64(packet.sequenceNumber.rawValue)
             highest = extended
             low = extended
             probationNext = nil
