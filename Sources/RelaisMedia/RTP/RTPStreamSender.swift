@@ -176,23 +176,16 @@ public struct RTPStreamSender: Sendable {
         return result
     }
 
-    /// The packet `sequence` again, for a NACK (RFC 4585 §6.2.1), with a fresh abs-send-time and,
-    /// if given, a new transport-wide sequence number (congestion control must see every send).
-    /// Nil when the history no longer has it. Counts toward the SR counts.
+    /// The stored packet for a NACKed `sequence`, byte for byte as first sent, or nil when it is
+    /// no longer held. Without RTX the retransmission reuses the original SSRC and sequence number,
+    /// hence the same SRTP packet index: rewriting anything in it (abs-send-time, a transport-wide
+    /// sequence) would encrypt a different plaintext under the same AEAD nonce (RFC 7714 §8.1),
+    /// which breaks AES-GCM. So nothing is rewritten; `transportSequence` is ignored.
     public mutating func retransmission(
         of sequence: SequenceNumber, now: Instant, transportSequence: UInt16? = nil
     ) -> [UInt8]? {
-        guard var bytes = history.packet(sequenceNumber: sequence, now: now) else { return nil }
-        bytes.withUnsafeMutableBytes { raw in
-            guard let view = try? RTPPacketView(parsing: UnsafeRawBufferPointer(raw)) else { return }
-            if let id = configuration.absSendTimeID, let element = view.extensionElement(id: id) {
-                RTPRewrite.setAbsSendTime(AbsSendTime(nanoseconds: now.nanoseconds), of: element, in: raw)
-            }
-            if let id = configuration.transportWideSequenceID, let tw = transportSequence,
-                let element = view.extensionElement(id: id)
-            {
-                RTPRewrite.setTransportWideSequence(tw, of: element, in: raw)
-            }
+        guard let bytes = history.packet(sequenceNumber: sequence, now: now) else { return nil }
+        if let view = bytes.withUnsafeBytes({ try? RTPPacketView(parsing: $0) }) {
             packetCount &+= 1
             octetCount &+= UInt32(truncatingIfNeeded: view.payloadLength)
         }
@@ -200,8 +193,6 @@ public struct RTPStreamSender: Sendable {
         return bytes
     }
 
-    /// A sender report (RFC 3550 §6.4.1) at `now`: the RTP timestamp is the last packet's,
-    /// extrapolated on the media clock to `now`, so receivers can map it to `ntpTimestamp`.
     public func senderReport(now: Instant, ntpTimestamp: UInt64, reportBlocks: [ReportBlock] = []) -> SenderReport {
         var rtp = rtpTimestamp(at: now)
         if let last = lastTimestamp {
