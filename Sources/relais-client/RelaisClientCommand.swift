@@ -11,7 +11,7 @@ struct RelaisClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relais-client",
         abstract: "Relais headless WebRTC client: expert, cart simulator, site probe and load generator.",
-        subcommands: [Join.self],
+        subcommands: [Join.self, Load.self],
         defaultSubcommand: Join.self)
 }
 
@@ -172,5 +172,207 @@ struct Join: AsyncParsableCommand {
         }
         for error in report.errors { lines.append("  server error: \(error)") }
         return lines.joined(separator: "\n")
+    }
+}
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load the relay: many rooms of one cart and several experts in this process.",
+        discussion: """
+            Carts replay a pre-encoded VP8 test pattern and Opus tone (no encoding during the run); \
+            experts receive without decoding, measuring loss and frame latency (from the relayed \
+            sender reports). Prints a live progress line on a terminal and a summary at the end; \
+            exit 1 when --expect-max-loss is exceeded or a participant failed to connect.
+            """)
+
+    @Option(help: "Signaling URL.") var url = "ws://127.0.0.1:8088/v1/signaling"
+    @Option(help: "HS256 secret to mint tokens with (env RELAIS_TOKEN_SECRET).") var tokenSecret: String?
+    @Option(help: "Rooms.") var rooms = 10
+    @Option(help: "Experts per room (each room also has one cart).") var expertsPerRoom = 2
+    @Option(help: "Seconds of load.") var duration: Double = 30
+    @Option(help: "Room name prefix.") var roomPrefix = "load"
+    @Option(help: "Video width.") var width = 640
+    @Option(help: "Video height.") var height = 360
+    @Option(help: "Video frames per second.") var fps = 30
+    @Option(help: "Video bitrate, kbit/s.") var bitrate = 800
+    @Option(help: "Local address for media sockets.") var mediaHost = "127.0.0.1"
+    @Flag(help: "Print the summary as JSON.") var json = false
+    @Option(help: "Fail when the aggregate loss exceeds this fraction.") var expectMaxLoss: Double?
+
+    struct Summary: Codable {
+        var rooms: Int
+        var participants: Int
+        var connected: Int
+        var receivingVideo: Int
+        var joinMillisecondsP50: Double
+        var joinMillisecondsP99: Double
+        var packetsSent: Int
+        var packetsReceived: Int64
+        var packetsLost: Int64
+        var lossFraction: Double
+        var latencyMillisecondsP50: Double?
+        var latencyMillisecondsP99: Double?
+        var generatorCPUSeconds: Double
+        var generatorCPUPercentOfOneCore: Double
+        var durationSeconds: Double
+        var video: String
+        var errors: [String]
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "relais-client-load")
+        logger.logLevel = .error
+        guard let secret = tokenSecret ?? ProcessInfo.processInfo.environment["RELAIS_TOKEN_SECRET"] else {
+            throw ValidationError("give --token-secret to mint the participants' tokens")
+        }
+        let authority = try await TokenAuthority(secret: secret)
+
+        // Pre-encode once: the carts replay, so the generator's CPU goes to moving packets.
+        let encoder = try VP8Encoder(width: width, height: height, fps: fps, bitrateKbps: bitrate)
+        let pattern = TestPattern(width: width, height: height)
+        var frames: [[UInt8]] = []
+        for n in 0..<(fps * 4) {
+            let encoded = try encoder.encode(pattern.render(frame: UInt64(n), captureMicros: 0), pts: Int64(n) * Int64(90_000 / max(fps, 1)), forceKeyframe: n == 0)
+            frames += encoded.map(\.data)
+        }
+        let opus = try OpusEncoder(channels: 1)
+        var tone = ToneGenerator()
+        var packets: [[UInt8]] = []
+        for _ in 0..<250 { packets.append(try opus.encode(pcm: tone.nextFrame())) }
+        let source = PublishSource(video: .frames(frames, fps: fps), audio: .packets(packets))
+
+        let group = MultiThreadedEventLoopGroup.singleton
+        let startCPU = Self.cpuSeconds()
+        let started = ContinuousClock.now
+        let counters = ProgressCounters()
+        let interactive = isatty(STDOUT_FILENO) == 1 && !json
+        let seconds = duration
+        let reports = try await withThrowingTaskGroup(of: (String, ClientReport?, String?).self) { tasks in
+            for r in 0..<rooms {
+                let room = "\(roomPrefix)-\(r)"
+                for p in 0...expertsPerRoom {
+                    let isCart = p == 0
+                    let name = isCart ? "cart-\(r)" : "expert-\(r)-\(p)"
+                    let token = try await authority.mint(AccessClaims(
+                        subject: name, displayName: name, role: isCart ? .cart : .expert, room: room,
+                        expires: Date().addingTimeInterval(seconds + 600)))
+                    var options = ClientOptions(url: url, room: room, token: token)
+                    options.mediaHost = mediaHost
+                    options.decode = false
+                    options.subscribe = !isCart
+                    options.publish = isCart ? source : nil
+                    let session = try ClientSession(options: options, eventLoop: group.next(), logger: logger)
+                    // Carts join first and run a little longer, so experts measure a steady stream.
+                    let delay: Duration = isCart ? .zero : .milliseconds(500)
+                    let runFor: Duration = .milliseconds(Int64(seconds * 1000)) + (isCart ? .seconds(2) : .zero)
+                    tasks.addTask {
+                        try? await Task.sleep(for: delay)
+                        do {
+                            let report = try await session.run(duration: runFor) { progress in
+                                counters.update(name, progress)
+                            }
+                            return (name, report, nil)
+                        } catch {
+                            return (name, nil, "\(name): \(error)")
+                        }
+                    }
+                }
+            }
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if interactive {
+                        let line = counters.line(elapsed: (ContinuousClock.now - started))
+                        FileHandle.standardOutput.write(Data("\r\(line)\u{1B}[K".utf8))
+                    }
+                }
+            }
+            var all: [(String, ClientReport?, String?)] = []
+            for try await result in tasks { all.append(result) }
+            ticker.cancel()
+            if interactive { print("") }
+            return all
+        }
+        let elapsed = (ContinuousClock.now - started)
+        let cpu = Self.cpuSeconds() - startCPU
+        let summary = summarize(reports, cpu: cpu, elapsed: elapsed)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(summary) + Data("\n".utf8))
+        } else {
+            print(Self.describe(summary))
+        }
+        if summary.connected < summary.participants { throw ExitCode(1) }
+        if let maximum = expectMaxLoss, summary.lossFraction > maximum { throw ExitCode(1) }
+    }
+
+    func summarize(_ results: [(String, ClientReport?, String?)], cpu: Double, elapsed: Duration) -> Summary {
+        let reports = results.compactMap(\.1)
+        let joins = reports.compactMap(\.joinMilliseconds).sorted()
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            values.isEmpty ? 0 : values[min(values.count - 1, Int((Double(values.count - 1) * p).rounded()))]
+        }
+        let videos = reports.flatMap { $0.tracks.filter { $0.kind == "video" } }
+        let received = reports.flatMap(\.tracks).reduce(Int64(0)) { $0 + $1.stream.packetsReceived }
+        let lost = reports.flatMap(\.tracks).reduce(Int64(0)) { $0 + max($1.stream.packetsLost, 0) }
+        let expected = received + lost
+        let p50s = videos.compactMap(\.stream.latencyP50Milliseconds).sorted()
+        let p99s = videos.compactMap(\.stream.latencyP99Milliseconds).sorted()
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return Summary(
+            rooms: rooms, participants: results.count,
+            connected: reports.filter { $0.participantId != nil && ($0.publish != nil ? ($0.publish?.videoFramesSent ?? 0) > 0 : !$0.tracks.isEmpty) }.count,
+            receivingVideo: videos.filter { $0.stream.framesDecoded > 0 }.count,
+            joinMillisecondsP50: percentile(joins, 0.5), joinMillisecondsP99: percentile(joins, 0.99),
+            packetsSent: reports.compactMap(\.publish).reduce(0) { $0 + $1.videoPacketsSent + $1.audioPacketsSent },
+            packetsReceived: received, packetsLost: lost,
+            lossFraction: expected > 0 ? Double(lost) / Double(expected) : 0,
+            latencyMillisecondsP50: p50s.isEmpty ? nil : percentile(p50s, 0.5),
+            latencyMillisecondsP99: p99s.last,
+            generatorCPUSeconds: cpu, generatorCPUPercentOfOneCore: seconds > 0 ? cpu / seconds * 100 : 0,
+            durationSeconds: seconds, video: "\(width)x\(height) VP8 \(fps) fps \(bitrate) kbit/s replayed + Opus",
+            errors: results.compactMap(\.2) + reports.flatMap(\.errors))
+    }
+
+    static func describe(_ s: Summary) -> String {
+        var lines = [
+            "rooms \(s.rooms), participants \(s.participants), connected \(s.connected), receiving video \(s.receivingVideo)",
+            "join p50 \(Int(s.joinMillisecondsP50)) ms, p99 \(Int(s.joinMillisecondsP99)) ms",
+            "packets sent \(s.packetsSent), received \(s.packetsReceived), lost \(s.packetsLost) (\(String(format: "%.3f", s.lossFraction * 100))%)",
+            "frame latency p50 \(s.latencyMillisecondsP50.map { String(format: "%.1f", $0) } ?? "-") ms, p99 \(s.latencyMillisecondsP99.map { String(format: "%.1f", $0) } ?? "-") ms (median of per-track p50, worst per-track p99)",
+            "generator CPU \(String(format: "%.1f", s.generatorCPUSeconds)) s over \(String(format: "%.1f", s.durationSeconds)) s (\(Int(s.generatorCPUPercentOfOneCore))% of one core)",
+            "media: \(s.video)",
+        ]
+        for error in s.errors.prefix(10) { lines.append("error: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+}
+
+/// Latest progress of every participant, for the live line.
+final class ProgressCounters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var latest: [String: ClientReport] = [:]
+
+    func update(_ name: String, _ report: ClientReport) {
+        lock.lock()
+        latest[name] = report
+        lock.unlock()
+    }
+
+    func line(elapsed: Duration) -> String {
+        lock.lock()
+        let reports = Array(latest.values)
+        lock.unlock()
+        let joined = reports.filter { $0.participantId != nil }.count
+        let received = reports.flatMap(\.tracks).reduce(Int64(0)) { $0 + $1.stream.packetsReceived }
+        let lost = reports.flatMap(\.tracks).reduce(Int64(0)) { $0 + max($1.stream.packetsLost, 0) }
+        return "t=\(elapsed.components.seconds)s joined \(joined) received \(received) packets, lost \(lost)"
     }
 }

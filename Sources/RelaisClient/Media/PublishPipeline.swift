@@ -280,7 +280,7 @@ public enum NTPTime {
     /// An NTP timestamp as microseconds since 1970.
     public static func unixMicroseconds(_ ntp: UInt64) -> Int64 {
         let seconds = Int64(ntp >> 32) - 2_208_988_800
-        let micros = Int64((ntp & 0xFFFF_FFFF) * 1_000_000 >> 32)
+        let micros = Int64(((ntp & 0xFFFF_FFFF) * 1_000_000) >> 32)  // parenthesised: >> binds tighter than *  in Swift
         return seconds * 1_000_000 + micros
     }
 }
