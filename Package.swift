@@ -167,6 +167,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "RelaisClientTests",
+            dependencies: ["RelaisClient", "RelaisWire", "RelaisTransport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "RelaisSignalingTests",
             dependencies: ["RelaisSignaling"],
             swiftSettings: strictSwift

@@ -85,6 +85,37 @@ import Testing
         #expect((cartReport.report.publish?.videoFramesSent ?? 0) >= 400)
     }
 
+    /// `relais-client load`: 10 rooms of a cart and two experts for 30 s through the relay.
+    @Test func loadOfTenRoomsForThirtySeconds() async throws {
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let result = try await Self.client([
+            "load", "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--token-secret", Self.secret,
+            "--rooms", "10", "--experts-per-room", "2", "--duration", "30", "--json", "--expect-max-loss", "0.01",
+        ], timeout: .seconds(120))
+        struct Summary: Decodable {
+            var participants: Int
+            var connected: Int
+            var receivingVideo: Int
+            var packetsReceived: Int
+            var lossFraction: Double
+            var latencyMillisecondsP50: Double?
+            var generatorCPUPercentOfOneCore: Double
+        }
+        let line = result.stdout.split(separator: "\n").last { $0.hasPrefix("{") }
+        let summary = try #require(line.flatMap { try? JSONDecoder().decode(Summary.self, from: Data($0.utf8)) },
+                                   "no summary (exit \(result.status)): \(result.stdout.suffix(1000)) \(result.stderr.suffix(1000))")
+        print("load summary: \(line ?? "")")
+        #expect(result.status == 0)
+        #expect(summary.participants == 30)
+        #expect(summary.connected == 30)
+        #expect(summary.receivingVideo == 20)
+        #expect(summary.lossFraction < 0.01)
+        #expect(summary.packetsReceived > 20 * 30 * 60, "each expert receives video and audio for 30 s")
+        let counters = try await server.running.media.counters()
+        #expect(counters.reduce(0) { $0 + $1.transportsOpened } >= 30)
+    }
+
     @Test func impossibleThresholdAndBadTokenExitNonZero() async throws {
         let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
         defer { Task { await server.stop() } }

@@ -90,7 +90,6 @@ public enum ClientNegotiation {
             m.addAttribute("rtcp-mux")
             m.addAttribute("rtcp-rsize")
             m.addAttribute("extmap", ExtensionMap(id: midExtensionID, uri: RTPExtensionURI.mid).sdpValue)
-            m.addAttribute("extmap", ExtensionMap(id: absSendTimeExtensionID, uri: RTPExtensionURI.absSendTime).sdpValue)
             m.addAttribute("rtpmap", RTPMap(payloadType: videoPayloadType, encodingName: "VP8", clockRate: 90000).sdpValue)
             for (type, parameter) in [("nack", nil), ("nack", "pli"), ("ccm", "fir")] as [(String, String?)] {
                 m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: videoPayloadType, type: type, parameter: parameter).sdpValue)

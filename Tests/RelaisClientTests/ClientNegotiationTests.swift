@@ -1,0 +1,86 @@
+import RelaisClient
+import RelaisTransport
+import RelaisWire
+import Testing
+
+@Suite struct ClientNegotiationTests {
+    let local = ClientNegotiation.Local(
+        credentials: ICECredentials(ufrag: "clientUF", password: "clientPasswordClientPassword"),
+        fingerprint: DTLSFingerprint(algorithm: "sha-256", bytes: Array(repeating: 0xCD, count: 32)),
+        address: TransportAddress(ip: IPAddress("127.0.0.1")!, port: 50000))
+
+    @Test func publishOfferIsAValidBundledSendOnlyOffer() throws {
+        let text = ClientNegotiation.publishOffer(local: local, videoSSRC: 1234, audioSSRC: 5678, stream: "s")
+        let sdp = try SessionDescription(parsing: text)
+        #expect(sdp.bundleMids == ["0", "1"])
+        #expect(sdp.media.map(\.kind) == ["video", "audio"])
+        #expect(sdp.media.allSatisfy { $0.direction == .sendonly && $0.hasAttribute("rtcp-mux") })
+        #expect(try sdp.media[0].codecs().map(\.name) == ["VP8"])
+        #expect(try sdp.media[1].codecs().map(\.name) == ["opus"])
+        #expect(try sdp.media[0].announcedSSRCs() == [1234])
+        #expect(try sdp.media.allSatisfy { try $0.setup() == .actpass })
+        #expect(try sdp.media[0].candidates().first?.port == 50000)
+        // No abs-send-time: retransmissions must stay byte-identical under SRTP.
+        #expect(try !sdp.media[0].extensionMaps().contains { $0.uri == RTPExtensionURI.absSendTime })
+    }
+
+    @Test func subscribeAnswerAcceptsVP8AndOpusAndKeepsTheRestInactive() throws {
+        let offer = """
+            v=0\r
+            o=relais 1 1 IN IP4 127.0.0.1\r
+            s=relais subscribe\r
+            t=0 0\r
+            a=ice-lite\r
+            a=group:BUNDLE 0 1 2\r
+            m=video 40000 UDP/TLS/RTP/SAVPF 96\r
+            c=IN IP4 127.0.0.1\r
+            a=ice-ufrag:relayUF1\r
+            a=ice-pwd:relayPasswordRelayPassword\r
+            a=fingerprint:sha-256 \(Array(repeating: "AB", count: 32).joined(separator: ":"))\r
+            a=setup:actpass\r
+            a=mid:0\r
+            a=rtcp-mux\r
+            a=rtpmap:96 VP8/90000\r
+            a=rtcp-fb:96 nack\r
+            a=sendonly\r
+            a=msid:p-1 p-1-0\r
+            a=ssrc:111 cname:p-1\r
+            a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r
+            m=audio 40000 UDP/TLS/RTP/SAVPF 111\r
+            c=IN IP4 127.0.0.1\r
+            a=mid:1\r
+            a=rtcp-mux\r
+            a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r
+            a=rtpmap:111 opus/48000/2\r
+            a=sendonly\r
+            a=ssrc:222 cname:p-1\r
+            m=video 40000 UDP/TLS/RTP/SAVPF 96\r
+            c=IN IP4 127.0.0.1\r
+            a=mid:2\r
+            a=rtcp-mux\r
+            a=rtpmap:96 VP8/90000\r
+            a=inactive\r
+
+            """
+        let (description, remote) = try ClientNegotiation.remoteTransport(offer)
+        #expect(remote.credentials.ufrag == "relayUF1")
+        #expect(remote.candidates.map(\.address.port) == [40000])
+        let (text, sections) = ClientNegotiation.subscribeAnswer(offer: description, local: local)
+        #expect(sections.map(\.ssrc) == [111, 222])
+        #expect(sections.first?.trackId == "p-1-0")
+        let answer = try SessionDescription(parsing: text)
+        #expect(answer.media.map(\.direction) == [.recvonly, .recvonly, .inactive])
+        #expect(try answer.media.allSatisfy { try $0.setup() == .active })
+        #expect(try answer.media[1].extensionMaps().map(\.uri) == [RTPExtensionURI.audioLevel])
+    }
+
+    @Test func ntpTimestampsConvertToUnixTimeWithSubSecondPrecision() {
+        // 2026-01-01T00:00:00.25Z: NTP seconds = Unix + 2 208 988 800, fraction 0.25 = 2^30.
+        let unix: Int64 = 1_767_225_600
+        let ntp = UInt64(unix + 2_208_988_800) << 32 | (1 << 30)
+        #expect(NTPTime.unixMicroseconds(ntp) == unix * 1_000_000 + 250_000)
+        let now = NTPTime.now()
+        let wall = Int64(WallClock.microseconds())
+        #expect(abs(NTPTime.unixMicroseconds(now) - wall) < 1_000_000)
+    }
+}
