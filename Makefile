@@ -6,9 +6,10 @@ SWIFT ?= swift
 ## Unit, integration and end-to-end tests, then the allocation thresholds of the benchmarks.
 test: unit benchmarks-check
 
+# Serially: the end-to-end suites start real servers and peers that each need the machine's cores.
 unit:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 ## Fails (exit 2) when a benchmark allocates more than Benchmarks/Thresholds allows.
 benchmarks-check:

@@ -72,26 +72,11 @@ public final class ClientTransport {
         case .rtp:
             guard fromSelected else { return drop(.unvalidatedSource) }
             guard let srtp else { return drop(.notConnected) }
-            do {
-                let n = try srtp.inbound.unprotectRTP(buffer, length: length)
-                stats.rtpIn += 1
-                stats.bytesIn += n
-                return .rtp(length: n)
-            } catch {
-                srtp.counters.count(error)
-                return drop(.srtp(error))
-            }
+            return counted(srtp.unprotect(buffer, length: length, rtcp: false, stats: &stats))
         case .rtcp:
             guard fromSelected else { return drop(.unvalidatedSource) }
             guard let srtp else { return drop(.notConnected) }
-            do {
-                let n = try srtp.inbound.unprotectRTCP(buffer, length: length)
-                stats.rtcpIn += 1
-                return .rtcp(length: n)
-            } catch {
-                srtp.counters.count(error)
-                return drop(.srtp(error))
-            }
+            return counted(srtp.unprotect(buffer, length: length, rtcp: true, stats: &stats))
         case .zrtp, .turnChannel, .unknown:
             return drop(.unknownPacket)
         }
@@ -99,27 +84,12 @@ public final class ClientTransport {
 
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
         guard let srtp, !isClosed else { return nil }
-        do {
-            let n = try srtp.outbound.protectRTP(buffer, length: length)
-            stats.rtpOut += 1
-            stats.bytesOut += length
-            return n
-        } catch {
-            srtp.counters.count(error)
-            return nil
-        }
+        return srtp.protect(buffer, length: length, rtcp: false, stats: &stats)
     }
 
     public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
         guard let srtp, !isClosed else { return nil }
-        do {
-            let n = try srtp.outbound.protectRTCP(buffer, length: length)
-            stats.rtcpOut += 1
-            return n
-        } catch {
-            srtp.counters.count(error)
-            return nil
-        }
+        return srtp.protect(buffer, length: length, rtcp: true, stats: &stats)
     }
 
     /// The next control datagram (STUN check, DTLS flight) and the local candidate to send it from.
@@ -161,6 +131,12 @@ public final class ClientTransport {
     private func drop(_ reason: TransportDropReason) -> TransportReceive {
         drops[reason, default: 0] += 1
         return .dropped(reason)
+    }
+
+    /// Records a drop the SRTP step reported.
+    private func counted(_ result: TransportReceive) -> TransportReceive {
+        if case .dropped(let reason) = result { drops[reason, default: 0] += 1 }
+        return result
     }
 
     private func drainICE(now: Instant) {

@@ -75,14 +75,14 @@ import Testing
         #expect(cartResult.status == 0, "\(cartResult.stderr.suffix(1000))")
         let video = try #require(report.report.tracks.first { $0.kind == "video" })
         #expect(video.codec == "VP8")
-        #expect(video.stream.framesDecoded >= 250)
+        #expect(video.stream.framesDecoded >= 150, "at least 5 s of video (the rate itself is the --expect-min-fps threshold)")
         // The frames are real: the counter drawn by the cart is read back from the decoded images.
         #expect(video.patternFramesRead >= video.stream.framesDecoded - 1)
         #expect(video.patternFramesMissing == 0)
         let audio = try #require(report.report.tracks.first { $0.kind == "audio" })
-        #expect(audio.stream.framesDecoded >= 400)
+        #expect(audio.stream.framesDecoded >= 250)
         let cartReport = try Self.final(cartResult)
-        #expect((cartReport.report.publish?.videoFramesSent ?? 0) >= 400)
+        #expect((cartReport.report.publish?.videoFramesSent ?? 0) >= 300)
     }
 
     /// `relais-client load`: 10 rooms of a cart and two experts for 30 s through the relay.
