@@ -116,6 +116,39 @@ import Testing
         #expect(counters.reduce(0) { $0 + $1.transportsOpened } >= 30)
     }
 
+    /// A cart replays files without re-encoding: VP8 in IVF and Opus in Ogg, both made by ffmpeg.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "needs Debian's ffmpeg (.ci/run installs it)"))
+    func cartReplaysIVFAndOggOpusFiles() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relais-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ivf = directory.appendingPathComponent("camera.ivf").path
+        let ogg = directory.appendingPathComponent("microphone.opus").path
+        let video = try await runProcess("/usr/bin/ffmpeg", arguments: [
+            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-t", "4",
+            "-c:v", "libvpx", "-b:v", "600k", "-deadline", "realtime", "-cpu-used", "8", "-g", "60", ivf,
+        ], timeout: .seconds(60))
+        let audio = try await runProcess("/usr/bin/ffmpeg", arguments: [
+            "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-c:a", "libopus", "-b:a", "32k", ogg,
+        ], timeout: .seconds(60))
+        try #require(video.status == 0 && audio.status == 0, "ffmpeg: \(video.stderr) \(audio.stderr)")
+
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let room = common(server, room: "replay-1")
+        async let cart = Self.client(room + ["--role", "cart", "--name", "replay cart", "--duration", "12", "--ivf", ivf, "--ogg", ogg, "--json"])
+        let expert = try await Self.client(room + ["--role", "expert", "--no-publish", "--duration", "6", "--json", "--expect-tracks", "1", "--expect-min-fps", "20"])
+        let cartResult = try await cart
+        let report = try Self.final(expert)
+        #expect(expert.status == 0, "thresholds: \(report.thresholdFailures ?? [])")
+        #expect(cartResult.status == 0)
+        let videoTrack = try #require(report.report.tracks.first { $0.kind == "video" })
+        // ffmpeg's testsrc carries no Relais pattern: frames decode, but no counter is read.
+        #expect(videoTrack.stream.framesDecoded >= 100)
+        #expect(videoTrack.patternFramesRead == 0)
+        #expect((report.report.tracks.first { $0.kind == "audio" }?.stream.framesDecoded ?? 0) >= 150)
+    }
+
     @Test func impossibleThresholdAndBadTokenExitNonZero() async throws {
         let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
         defer { Task { await server.stop() } }
