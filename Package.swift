@@ -8,6 +8,7 @@
 //   RelaisSFU        sans-IO forwarding core: tracks, per-subscriber rewriting, NACK/RTX, RTCP reports
 //   RelaisMedia      media for the headless client: libvpx/libopus codecs, RTP payload formats,
 //                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
+//   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
 //   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable) and tokens, shared by server and clients
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   RelaisNIO        NIO glue shared by server and client (socket address conversions)
@@ -28,6 +29,7 @@ let package = Package(
         .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
         .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
+        .library(name: "RelaisCamera", targets: ["RelaisCamera"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
         .library(name: "RelaisClient", targets: ["RelaisClient"]),
         .executable(name: "relais-server", targets: ["relais-server"]),
@@ -93,11 +95,18 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Camera control: the relay's rules for remote PTZ (sans-IO)
+        .target(
+            name: "RelaisCamera",
+            dependencies: ["RelaisWire", "RelaisSignaling"],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Server: NIO media loops, rooms, HTTP and WebSocket signaling
         .target(
             name: "RelaisServer",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisNIO",
+                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisNIO", "RelaisCamera",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,6 +181,11 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "RelaisCameraTests",
+            dependencies: ["RelaisCamera", "RelaisSignaling", "RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "RelaisSignalingTests",
             dependencies: ["RelaisSignaling"],
             swiftSettings: strictSwift
@@ -196,7 +210,7 @@ let package = Package(
         .executableTarget(
             name: "RelaisBenchmarks",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU",
+                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisCamera", "RelaisSignaling",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RelaisBenchmarks",

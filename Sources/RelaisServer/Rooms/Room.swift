@@ -405,6 +405,13 @@ actor Room {
         if participant.renegotiationPending { await renegotiate(participant) }
     }
 
+    // MARK: Camera control
+
+    /// Camera advertisements, floor operations, commands and acknowledgements (see CameraControl).
+    func camera(_ message: ClientMessage, from participantId: String) async throws(SignalingError) {
+        throw SignalingError(.cameraUnknown, "camera control is not enabled on this server yet")
+    }
+
     // MARK: Media events
 
     private nonisolated func mediaEvents() -> @Sendable (RoomMediaEvent) -> Void {

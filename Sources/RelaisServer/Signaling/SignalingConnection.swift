@@ -165,6 +165,9 @@ struct SignalingConnection {
             }
             // The relay is ICE-lite: it learns the peer's addresses from its connectivity checks
             // (peer-reflexive, RFC 8445 §7.3.1.3), so trickled candidates need no action.
+        case .cameras, .floorRequest, .floorRelease, .floorGrant, .floorRevoke, .cameraCommand, .cameraAck:
+            guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
+            try await joined.room.camera(message, from: joined.participantId)
         case .leave(let leave):
             guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
             state.left = true

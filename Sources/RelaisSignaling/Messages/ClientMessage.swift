@@ -11,6 +11,17 @@ public enum ClientMessage: Sendable, Equatable {
     case candidate(CandidateBody)
     case ping(RequestBody)
     case leave(RequestBody)
+    /// A cart advertises its cameras.
+    case cameras(CamerasBody)
+    case floorRequest(FloorBody)
+    case floorRelease(FloorBody)
+    /// The cart grants a camera's floor to a participant (cart-grants policy).
+    case floorGrant(FloorBody)
+    /// The cart takes the floor back from the controller.
+    case floorRevoke(FloorBody)
+    case cameraCommand(CameraCommandBody)
+    /// The cart acknowledges a command it executed.
+    case cameraAck(CameraAckBody)
 
     public var type: String {
         switch self {
@@ -21,6 +32,13 @@ public enum ClientMessage: Sendable, Equatable {
         case .candidate: "candidate"
         case .ping: "ping"
         case .leave: "leave"
+        case .cameras: "cameras"
+        case .floorRequest: "floorRequest"
+        case .floorRelease: "floorRelease"
+        case .floorGrant: "floorGrant"
+        case .floorRevoke: "floorRevoke"
+        case .cameraCommand: "cameraCommand"
+        case .cameraAck: "cameraAck"
         }
     }
 
@@ -31,6 +49,10 @@ public enum ClientMessage: Sendable, Equatable {
         case .offer(let m), .answer(let m): m.requestId
         case .candidate: nil
         case .ping(let m), .leave(let m): m.requestId
+        case .cameras(let m): m.requestId
+        case .floorRequest(let m), .floorRelease(let m), .floorGrant(let m), .floorRevoke(let m): m.requestId
+        case .cameraCommand(let m): m.requestId
+        case .cameraAck: nil
         }
     }
 
@@ -69,6 +91,27 @@ public enum ClientMessage: Sendable, Equatable {
             message = .ping(try Envelope.decode(RequestBody.self, type: type, from: data))
         case "leave":
             message = .leave(try Envelope.decode(RequestBody.self, type: type, from: data))
+        case "cameras":
+            message = .cameras(try Envelope.decode(CamerasBody.self, type: type, from: data))
+        case "floorRequest":
+            message = .floorRequest(try Envelope.decode(FloorBody.self, type: type, from: data))
+        case "floorRelease":
+            message = .floorRelease(try Envelope.decode(FloorBody.self, type: type, from: data))
+        case "floorGrant":
+            let grant = try Envelope.decode(FloorBody.self, type: type, from: data)
+            guard grant.participantId != nil else { throw SignalingError(.schemaViolation, "floorGrant: participantId is required") }
+            message = .floorGrant(grant)
+        case "floorRevoke":
+            message = .floorRevoke(try Envelope.decode(FloorBody.self, type: type, from: data))
+        case "cameraCommand":
+            // A malformed command is `invalid_command`, so a control UI can tell it from framing errors.
+            do {
+                message = .cameraCommand(try Envelope.decode(CameraCommandBody.self, type: type, from: data))
+            } catch {
+                throw SignalingError(.invalidCommand, error.message)
+            }
+        case "cameraAck":
+            message = .cameraAck(try Envelope.decode(CameraAckBody.self, type: type, from: data))
         default:
             throw SignalingError(.unknownType, "unknown message type \"\(type.prefix(64))\"")
         }
@@ -96,6 +139,10 @@ public enum ClientMessage: Sendable, Equatable {
         case .offer(let m), .answer(let m): Envelope.encode(type: type, body: m)
         case .candidate(let m): Envelope.encode(type: type, body: m)
         case .ping(let m), .leave(let m): Envelope.encode(type: type, body: m)
+        case .cameras(let m): Envelope.encode(type: type, body: m)
+        case .floorRequest(let m), .floorRelease(let m), .floorGrant(let m), .floorRevoke(let m): Envelope.encode(type: type, body: m)
+        case .cameraCommand(let m): Envelope.encode(type: type, body: m)
+        case .cameraAck(let m): Envelope.encode(type: type, body: m)
         }
     }
 }

@@ -16,6 +16,15 @@ public enum ServerMessage: Sendable, Equatable {
     case pong(RequestBody)
     case error(ErrorBody)
     case left(LeftBody)
+    case camerasAvailable(CamerasAvailableBody)
+    /// Who controls a camera (type `floor`).
+    case floor(FloorStateBody)
+    /// To the cart, cart-grants policy: a participant asks for a camera's floor.
+    case floorRequested(FloorBody)
+    /// To the cart: a command to execute.
+    case cameraCommand(CameraCommandBody)
+    /// To the controller: the cart's acknowledgement.
+    case cameraAck(CameraAckBody)
 
     public var type: String {
         switch self {
@@ -31,6 +40,11 @@ public enum ServerMessage: Sendable, Equatable {
         case .pong: "pong"
         case .error: "error"
         case .left: "left"
+        case .camerasAvailable: "camerasAvailable"
+        case .floor: "floor"
+        case .floorRequested: "floorRequested"
+        case .cameraCommand: "cameraCommand"
+        case .cameraAck: "cameraAck"
         }
     }
 
@@ -48,6 +62,11 @@ public enum ServerMessage: Sendable, Equatable {
         case .pong(let m): Envelope.encode(type: type, body: m)
         case .error(let m): Envelope.encode(type: type, body: m)
         case .left(let m): Envelope.encode(type: type, body: m)
+        case .camerasAvailable(let m): Envelope.encode(type: type, body: m)
+        case .floor(let m): Envelope.encode(type: type, body: m)
+        case .floorRequested(let m): Envelope.encode(type: type, body: m)
+        case .cameraCommand(let m): Envelope.encode(type: type, body: m)
+        case .cameraAck(let m): Envelope.encode(type: type, body: m)
         }
     }
 
@@ -67,6 +86,11 @@ public enum ServerMessage: Sendable, Equatable {
         case "pong": return .pong(try Envelope.decode(RequestBody.self, type: type, from: data))
         case "error": return .error(try Envelope.decode(ErrorBody.self, type: type, from: data))
         case "left": return .left(try Envelope.decode(LeftBody.self, type: type, from: data))
+        case "camerasAvailable": return .camerasAvailable(try Envelope.decode(CamerasAvailableBody.self, type: type, from: data))
+        case "floor": return .floor(try Envelope.decode(FloorStateBody.self, type: type, from: data))
+        case "floorRequested": return .floorRequested(try Envelope.decode(FloorBody.self, type: type, from: data))
+        case "cameraCommand": return .cameraCommand(try Envelope.decode(CameraCommandBody.self, type: type, from: data))
+        case "cameraAck": return .cameraAck(try Envelope.decode(CameraAckBody.self, type: type, from: data))
         default: throw SignalingError(.unknownType, "unknown server message type \"\(type.prefix(64))\"")
         }
     }

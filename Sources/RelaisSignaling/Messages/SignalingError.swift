@@ -16,6 +16,17 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     case noCommonCodec = "no_common_codec"
     case staleRevision = "stale_revision"
     case resumeFailed = "resume_failed"
+    /// No such camera in the room.
+    case cameraUnknown = "camera_unknown"
+    /// A camera command or floor operation from someone who may not (not the controller, an
+    /// observer, a cart commanding another cart's camera).
+    case notController = "not_controller"
+    /// The camera's floor is held by someone else.
+    case floorBusy = "floor_busy"
+    /// A camera command with a wrong type, an out-of-range or non-finite value, or an unknown member.
+    case invalidCommand = "invalid_command"
+    /// The camera cannot do this (per its advertised capabilities).
+    case cameraUnsupported = "camera_unsupported"
     case `internal`
 
     /// Fatal errors end the connection: the server closes the WebSocket right after sending them.
