@@ -20,6 +20,8 @@ public struct ClientOptions: Sendable {
     public var subscribe = true
     public var decode = true
     public var srtpProfiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMSHA1_80]
+    /// Expert: a camera script to run once a cart advertises a camera.
+    public var ptzScript: PTZScript?
 
     public init(url: String, room: String, token: String) {
         self.url = url
@@ -38,6 +40,8 @@ public struct ClientReport: Sendable, Codable {
     public var tracks: [TrackReport]
     public var errors: [String]
     public var closedReason: String?
+    /// Expert running a PTZ script: what it measured.
+    public var ptz: PTZReport?
 }
 
 /// A refusal from the server, with what it means for the operator.
@@ -78,6 +82,7 @@ public final class ClientSession: @unchecked Sendable {
     private var subscribePipeline: NIOLoopBound<SubscribePipeline>?
     private var subscribeStarted = false
     private var report = ClientReport(durationSeconds: 0, tracks: [], errors: [])
+    private var ptzRunner: PTZRunner?
 
     public init(options: ClientOptions, eventLoop: any EventLoop, logger: Logger) throws {
         self.options = options
@@ -114,6 +119,12 @@ public final class ClientSession: @unchecked Sendable {
             throw ClientError.signalingClosed(await reasons.next() ?? "closed before joining")
         }
         if let source = options.publish { try await startPublishing(source) }
+        var ptzTask: Task<PTZReport, Never>?
+        if let script = options.ptzScript {
+            let runner = PTZRunner(script: script) { [signaling] in signaling.send($0) }
+            ptzRunner = runner
+            ptzTask = Task { await runner.run() }
+        }
 
         // Handle signaling until the deadline.
         let deadline = ContinuousClock.now + duration
@@ -126,6 +137,7 @@ public final class ClientSession: @unchecked Sendable {
             try? await Task.sleep(for: .seconds(1))
             progress(await snapshot(since: started))
         }
+        if let ptzTask { report.ptz = await ptzTask.value }
         messageTask.cancel()
         signaling.send(.leave(RequestBody(requestId: "leave")))
         let final = await snapshot(since: started)
@@ -135,11 +147,14 @@ public final class ClientSession: @unchecked Sendable {
     }
 
     private func handle(_ message: ServerMessage) async {
+        if let ptzRunner { await ptzRunner.receive(message) }
         switch message {
         case .answer(let answer) where answer.target == .publish:
             await publishAnswered(answer.sdp)
         case .offer(let offer) where offer.target == .subscribe:
             await subscribeOffered(offer)
+        case .error(let error) where error.requestId.map({ $0.hasPrefix("cmd-") || $0.hasPrefix("move-") || $0.hasPrefix("floor-") }) ?? false:
+            break  // the PTZ runner accounts for refusals of its own requests
         case .error(let error):
             report.errors.append("\(error.code.rawValue): \(error.message)")
             logger.warning("server error", metadata: ["code": "\(error.code.rawValue)", "meaning": "\(ServerRefusal.meaning(error.code))", "message": "\(error.message)"])

@@ -44,6 +44,9 @@ struct Join: AsyncParsableCommand {
     @Flag(help: "Publish nothing (receive only).") var noPublish = false
     @Flag(help: "Do not decode received media (count and measure only; for load).") var noDecode = false
 
+    @Option(help: "Expert: run this PTZ script (JSON steps; see PTZScript) against the cart's camera and time each acknowledgement.") var ptzScript: String?
+    @Option(help: "Fail when a camera command's acknowledgement p99 exceeds this (ms).") var expectMaxAckMs: Double?
+
     @Flag(help: "Print periodic and final statistics as JSON lines.") var json = false
     @Option(help: "Fail unless every received video track decoded at least this many frames per second.") var expectMinFps: Double?
     @Option(help: "Fail when a received track lost more than this fraction of packets (0.01 = 1%).") var expectMaxLoss: Double?
@@ -70,6 +73,7 @@ struct Join: AsyncParsableCommand {
         var options = ClientOptions(url: url, room: room, token: token)
         options.mediaHost = mediaHost
         options.decode = !noDecode
+        if let ptzScript { options.ptzScript = try PTZScript(contentsOf: URL(fileURLWithPath: ptzScript)) }
         // Every role receives: a cart shows the expert to the patient; `--no-decode` only counts.
         options.subscribe = true
         if role != .observer && !noPublish {
@@ -141,6 +145,14 @@ struct Join: AsyncParsableCommand {
                 failures.append("\(name): \(stream.freezeCount) freezes, \(Int(stream.totalFreezeDurationMilliseconds)) ms")
             }
         }
+        if let ptz = report.ptz {
+            if !ptz.positionMismatches.isEmpty { failures += ptz.positionMismatches.map { "camera position: \($0)" } }
+            if ptz.acknowledged < ptz.commandsSent { failures.append("camera: \(ptz.commandsSent - ptz.acknowledged) of \(ptz.commandsSent) commands unacknowledged (refused: \(ptz.refused))") }
+            if ptz.failed > 0 { failures.append("camera: \(ptz.failed) commands failed at the cart") }
+            if let maximum = expectMaxAckMs, (ptz.ackMillisecondsP99 ?? .infinity) > maximum {
+                failures.append("camera acknowledgement p99 \(ptz.ackMillisecondsP99.map { String(format: "%.1f", $0) } ?? "-") ms > \(maximum)")
+            }
+        }
         if let maximum = expectMaxLoss {
             for track in report.tracks where track.stream.lossFraction > maximum {
                 failures.append("\(track.trackId ?? track.kind): loss \(String(format: "%.3f", track.stream.lossFraction)) > \(maximum)")
@@ -169,6 +181,9 @@ struct Join: AsyncParsableCommand {
         for track in report.tracks {
             let s = track.stream
             lines.append("  \(track.kind) \(track.trackId ?? "") \(track.codec): \(s.framesDecoded) frames, \(String(format: "%.1f", s.framesPerSecond)) fps, loss \(String(format: "%.2f", s.lossFraction * 100))%, jitter \(String(format: "%.1f", s.jitterMilliseconds)) ms, freezes \(s.freezeCount), latency p50 \(s.latencyP50Milliseconds.map { String(format: "%.1f", $0) } ?? "-") ms, first frame \(s.timeToFirstFrameMilliseconds.map { "\(Int($0)) ms" } ?? "-")")
+        }
+        if let ptz = report.ptz {
+            lines.append("  camera: \(ptz.commandsSent) commands, \(ptz.acknowledged) acknowledged, ack p50 \(ptz.ackMillisecondsP50.map { String(format: "%.1f", $0) } ?? "-") ms, p99 \(ptz.ackMillisecondsP99.map { String(format: "%.1f", $0) } ?? "-") ms, last position \(ptz.lastPosition.map { "\($0)" } ?? "-")")
         }
         for error in report.errors { lines.append("  server error: \(error)") }
         return lines.joined(separator: "\n")
