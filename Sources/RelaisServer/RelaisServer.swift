@@ -53,7 +53,7 @@ public struct RelaisServerApp: Sendable {
         } else {
             secret = "dev-" + randomToken(40)
             logger.warning(
-                "no token secret configured: generated a DEVELOPMENT secret for this run only; mint tokens with `relais-server token --secret <secret>`",
+                "no token secret configured: generated a DEVELOPMENT secret for this run only; mint tokens with `relais-server token --token-secret <secret>`",
                 metadata: ["secret": "\(secret)"])
         }
         let tokens = try await TokenAuthority(secret: secret)
