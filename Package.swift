@@ -9,7 +9,8 @@
 //   RelaisMedia      media for the headless client: libvpx/libopus codecs, RTP payload formats,
 //                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
 //   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
-//   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable) and tokens, shared by server and clients
+//   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable), shared by server and clients
+//   RelaisAuth       access tokens (JWT HS256)
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   RelaisNIO        NIO glue shared by server and client (socket address conversions)
 //   RelaisClient     the headless client: signaling client, client transports, media sessions, stats
@@ -28,6 +29,7 @@ let package = Package(
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
         .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
+        .library(name: "RelaisAuth", targets: ["RelaisAuth"]),
         .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
         .library(name: "RelaisCamera", targets: ["RelaisCamera"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
@@ -91,7 +93,13 @@ let package = Package(
         // MARK: Signaling protocol: messages and tokens (specified in Signaling/)
         .target(
             name: "RelaisSignaling",
-            dependencies: [.product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: Access tokens (JWT HS256 via jwt-kit), apart so the protocol types stay light
+        .target(
+            name: "RelaisAuth",
+            dependencies: ["RelaisSignaling", .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: strictSwift
         ),
 
@@ -106,7 +114,7 @@ let package = Package(
         .target(
             name: "RelaisServer",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisNIO", "RelaisCamera",
+                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisAuth", "RelaisNIO", "RelaisCamera",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -132,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "relais-client",
             dependencies: [
-                "RelaisClient", "RelaisSignaling",
+                "RelaisClient", "RelaisSignaling", "RelaisAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -141,7 +149,7 @@ let package = Package(
         .executableTarget(
             name: "relais-server",
             dependencies: [
-                "RelaisServer", "RelaisSignaling",
+                "RelaisServer", "RelaisSignaling", "RelaisAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -187,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisSignalingTests",
-            dependencies: ["RelaisSignaling"],
+            dependencies: ["RelaisSignaling", "RelaisAuth"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -198,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "RelaisServer", "RelaisTransport", "RelaisSignaling",
+                "RelaisServer", "RelaisTransport", "RelaisSignaling", "RelaisAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -22,6 +22,8 @@ public struct ClientOptions: Sendable {
     public var srtpProfiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMSHA1_80]
     /// Expert: a camera script to run once a cart advertises a camera.
     public var ptzScript: PTZScript?
+    /// Cart: the cameras it advertises and executes the relay's commands on.
+    public var cameras: [any CameraDriver] = []
 
     public init(url: String, room: String, token: String) {
         self.url = url
@@ -42,6 +44,66 @@ public struct ClientReport: Sendable, Codable {
     public var closedReason: String?
     /// Expert running a PTZ script: what it measured.
     public var ptz: PTZReport?
+    /// Cart: the camera commands it executed.
+    public var camera: CartCameraReport?
+}
+
+/// What a cart's cameras did.
+public struct CartCameraReport: Sendable, Codable, Equatable {
+    public var commandsExecuted = 0
+    public var stops = 0
+    /// Stops the relay itself sent (deadman, controller gone), `from` = "relay".
+    public var relayStops = 0
+    public var failed = 0
+    public var positions: [String: CameraPosition] = [:]
+    /// For each stop that ended a continuous move: milliseconds from the last move to the stop
+    /// (a deadman stop shows the relay's timeout; a stop after the controller vanished, how fast
+    /// the relay noticed).
+    public var moveToStopMilliseconds: [Double] = []
+}
+
+/// Executes the relay's camera commands on the cart's drivers, one at a time and in order, and
+/// acknowledges each with the resulting position.
+actor CartCameras {
+    private let drivers: [String: any CameraDriver]
+    private let send: @Sendable (ClientMessage) -> Void
+    private var report = CartCameraReport()
+    private var lastMove: [String: ContinuousClock.Instant] = [:]
+
+    init(drivers: [any CameraDriver], send: @escaping @Sendable (ClientMessage) -> Void) {
+        self.drivers = Dictionary(drivers.map { ($0.description.cameraId, $0) }, uniquingKeysWith: { a, _ in a })
+        self.send = send
+    }
+
+    func execute(_ body: CameraCommandBody) async {
+        guard let driver = drivers[body.cameraId] else {
+            send(.cameraAck(CameraAckBody(cameraId: body.cameraId, commandId: body.commandId, result: .failed, message: "no such camera on this cart")))
+            return
+        }
+        let (result, position) = await driver.execute(body.command, now: ClientConnection.now())
+        report.commandsExecuted += 1
+        if case .move(let pan, let tilt, let zoom) = body.command, pan != 0 || tilt != 0 || zoom != 0 {
+            lastMove[body.cameraId] = ContinuousClock.now
+        } else if let moved = lastMove.removeValue(forKey: body.cameraId) {
+            let elapsed = ContinuousClock.now - moved
+            report.moveToStopMilliseconds.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        }
+        if body.command == .stop {
+            report.stops += 1
+            if body.from == "relay" { report.relayStops += 1 }
+        }
+        if result != .ok { report.failed += 1 }
+        if let position { report.positions[body.cameraId] = position }
+        send(.cameraAck(CameraAckBody(cameraId: body.cameraId, commandId: body.commandId, result: result, position: position)))
+    }
+
+    func snapshot() async -> CartCameraReport {
+        var current = report
+        for (id, driver) in drivers {
+            if let position = await driver.position(now: ClientConnection.now()) { current.positions[id] = position }
+        }
+        return current
+    }
 }
 
 /// A refusal from the server, with what it means for the operator.
@@ -83,6 +145,8 @@ public final class ClientSession: @unchecked Sendable {
     private var subscribeStarted = false
     private var report = ClientReport(durationSeconds: 0, tracks: [], errors: [])
     private var ptzRunner: PTZRunner?
+    private var cartCameras: CartCameras?
+    private var cameraQueue: AsyncStream<CameraCommandBody>.Continuation?
 
     public init(options: ClientOptions, eventLoop: any EventLoop, logger: Logger) throws {
         self.options = options
@@ -119,6 +183,15 @@ public final class ClientSession: @unchecked Sendable {
             throw ClientError.signalingClosed(await reasons.next() ?? "closed before joining")
         }
         if let source = options.publish { try await startPublishing(source) }
+        var cameraTask: Task<Void, Never>?
+        if !options.cameras.isEmpty {
+            let cameras = CartCameras(drivers: options.cameras) { [signaling] in signaling.send($0) }
+            cartCameras = cameras
+            let (commands, queue) = AsyncStream<CameraCommandBody>.makeStream()
+            cameraQueue = queue
+            cameraTask = Task { for await command in commands { await cameras.execute(command) } }
+            signaling.send(.cameras(CamerasBody(requestId: "cameras", cameras: options.cameras.map(\.description))))
+        }
         var ptzTask: Task<PTZReport, Never>?
         if let script = options.ptzScript {
             let runner = PTZRunner(script: script) { [signaling] in signaling.send($0) }
@@ -139,6 +212,9 @@ public final class ClientSession: @unchecked Sendable {
         }
         if let ptzTask { report.ptz = await ptzTask.value }
         messageTask.cancel()
+        cameraQueue?.finish()
+        await cameraTask?.value
+        if let cartCameras { report.camera = await cartCameras.snapshot() }
         signaling.send(.leave(RequestBody(requestId: "leave")))
         let final = await snapshot(since: started)
         await stopMedia()
@@ -160,6 +236,8 @@ public final class ClientSession: @unchecked Sendable {
             logger.warning("server error", metadata: ["code": "\(error.code.rawValue)", "meaning": "\(ServerRefusal.meaning(error.code))", "message": "\(error.message)"])
         case .left(let left):
             report.closedReason = "left: \(left.reason.rawValue)"
+        case .cameraCommand(let command):
+            cameraQueue?.yield(command)
         default:
             break
         }
@@ -249,6 +327,7 @@ public final class ClientSession: @unchecked Sendable {
         if let pipeline = subscribePipeline {
             current.tracks = (try? await eventLoop.submit { pipeline.value.reports }.get()) ?? []
         }
+        if let cartCameras { current.camera = await cartCameras.snapshot() }
         return current
     }
 

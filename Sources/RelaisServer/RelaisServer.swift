@@ -1,6 +1,7 @@
 public import Hummingbird
 import HummingbirdWebSocket
 public import Logging
+public import RelaisAuth
 public import RelaisSignaling
 import ServiceLifecycle
 import NIOCore
@@ -74,7 +75,7 @@ public struct RelaisServerApp: Sendable {
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "relais"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                await onReady(RunningServer(httpPort: port, media: media, tokens: tokens))
+                await onReady(RunningServer(httpPort: port, media: media, tokens: tokens, registry: registry))
             },
             logger: logger
         )
@@ -101,6 +102,12 @@ public struct RunningServer: Sendable {
     public let media: MediaServer
     /// Signs tokens with the running server's secret (tests, the startup banner).
     public let tokens: TokenAuthority
+    let registry: RoomRegistry
+
+    /// Camera commands accepted or refused, newest last (the audit trail).
+    public func cameraAudit() async -> [CameraAuditEntry] {
+        await registry.cameraAuditLog()
+    }
 }
 
 /// Waits for graceful shutdown, then closes every room.

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import RelaisClient
 import RelaisMedia
+import RelaisAuth
 import RelaisSignaling
 
 @main
@@ -44,6 +45,7 @@ struct Join: AsyncParsableCommand {
     @Flag(help: "Publish nothing (receive only).") var noPublish = false
     @Flag(help: "Do not decode received media (count and measure only; for load).") var noDecode = false
 
+    @Option(help: "Cart: its camera: simulated, none, or visca://HOST[:PORT] (a real PTZ camera, VISCA over IP, default port 52381).") var camera = "simulated"
     @Option(help: "Expert: run this PTZ script (JSON steps; see PTZScript) against the cart's camera and time each acknowledgement.") var ptzScript: String?
     @Option(help: "Fail when a camera command's acknowledgement p99 exceeds this (ms).") var expectMaxAckMs: Double?
 
@@ -74,6 +76,21 @@ struct Join: AsyncParsableCommand {
         options.mediaHost = mediaHost
         options.decode = !noDecode
         if let ptzScript { options.ptzScript = try PTZScript(contentsOf: URL(fileURLWithPath: ptzScript)) }
+        if role == .cart {
+            switch camera {
+            case "none":
+                break
+            case "simulated":
+                options.cameras = [SimulatedCamera(now: ClientConnection.now())]
+            case let url where url.hasPrefix("visca://"):
+                let target = url.dropFirst("visca://".count).split(separator: ":")
+                guard let host = target.first else { throw ValidationError("visca://HOST[:PORT]") }
+                let port = target.count > 1 ? Int(target[1]) ?? 52381 : 52381
+                options.cameras = [try await VISCACamera.connect(.init(host: String(host), port: port))]
+            default:
+                throw ValidationError("--camera must be simulated, none or visca://HOST[:PORT]")
+            }
+        }
         // Every role receives: a cart shows the expert to the patient; `--no-decode` only counts.
         options.subscribe = true
         if role != .observer && !noPublish {
@@ -181,6 +198,9 @@ struct Join: AsyncParsableCommand {
         for track in report.tracks {
             let s = track.stream
             lines.append("  \(track.kind) \(track.trackId ?? "") \(track.codec): \(s.framesDecoded) frames, \(String(format: "%.1f", s.framesPerSecond)) fps, loss \(String(format: "%.2f", s.lossFraction * 100))%, jitter \(String(format: "%.1f", s.jitterMilliseconds)) ms, freezes \(s.freezeCount), latency p50 \(s.latencyP50Milliseconds.map { String(format: "%.1f", $0) } ?? "-") ms, first frame \(s.timeToFirstFrameMilliseconds.map { "\(Int($0)) ms" } ?? "-")")
+        }
+        if let camera = report.camera {
+            lines.append("  camera: executed \(camera.commandsExecuted) commands (\(camera.stops) stops, \(camera.relayStops) by the relay), positions \(camera.positions)")
         }
         if let ptz = report.ptz {
             lines.append("  camera: \(ptz.commandsSent) commands, \(ptz.acknowledged) acknowledged, ack p50 \(ptz.ackMillisecondsP50.map { String(format: "%.1f", $0) } ?? "-") ms, p99 \(ptz.ackMillisecondsP99.map { String(format: "%.1f", $0) } ?? "-") ms, last position \(ptz.lastPosition.map { "\($0)" } ?? "-")")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RelaisServer
+import RelaisAuth
 import RelaisSignaling
 import RelaisTransport
 

@@ -1,5 +1,6 @@
 import Foundation
 import RelaisServer
+import RelaisAuth
 import RelaisSignaling
 import Testing
 

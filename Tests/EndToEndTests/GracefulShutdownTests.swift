@@ -1,4 +1,5 @@
 import Foundation
+import RelaisAuth
 import RelaisSignaling
 import Testing
 #if canImport(Glibc)

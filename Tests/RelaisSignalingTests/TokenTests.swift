@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RelaisAuth
 import RelaisSignaling
 
 @Suite struct TokenTests {

@@ -111,3 +111,8 @@ public enum MediaServerError: Error, CustomStringConvertible {
         }
     }
 }
+
+extension Instant {
+    /// Now on the monotonic clock the media loops and the camera rules share.
+    static var now: Instant { Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
+}

@@ -1,4 +1,6 @@
 import Logging
+import RelaisCamera
+import RelaisAuth
 import RelaisSignaling
 import RelaisTransport
 import RelaisWire
@@ -52,6 +54,10 @@ actor Room {
     private var order: [String] = []
     private let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
     private var closed = false
+    /// The room's camera control rules (floors, validation, coalescing, deadman, audit).
+    var camera: CameraControl
+    var cameraTimer: Task<Void, Never>?
+    var cameraTimerDeadline: Instant?
 
     init(name: String, loop: Int, media: MediaServer, configuration: SignalingConfiguration, registry: RoomRegistry, logger: Logger) {
         self.name = name
@@ -62,6 +68,7 @@ actor Room {
         var logger = logger
         logger[metadataKey: "room"] = "\(name)"
         self.logger = logger
+        self.camera = CameraControl(configuration: .init(policy: configuration.cameraFloorPolicy, deadman: configuration.cameraDeadman))
     }
 
     var isEmpty: Bool { participants.isEmpty }
@@ -101,6 +108,7 @@ actor Room {
             limits: SignalingLimits(maxMessageBytes: configuration.maxMessageBytes, messagesPerSecond: configuration.messagesPerSecond,
                                     maxParticipants: configuration.maxParticipants))))
         broadcast(.participantJoined(ParticipantJoined(participant: info)), except: id)
+        await apply(camera.join(participantId: id, role: claims.role, subject: claims.subject))
         logger.info("participant joined", metadata: ["participant": "\(id)", "role": "\(claims.role.rawValue)", "subject": "\(claims.subject)"])
         await renegotiate(participant)
         return (id, participant.resumeToken)
@@ -137,12 +145,14 @@ actor Room {
     }
 
     /// The participant's connection dropped without `leave`: keep its place for the resume window.
-    func detach(participantId: String, outbox: Outbox) {
+    func detach(participantId: String, outbox: Outbox) async {
         guard let participant = participants[participantId], participant.outbox?.id == outbox.id else { return }
         participant.outbox = nil
         participant.attachment += 1
         let attachment = participant.attachment
         let window = configuration.resumeWindow
+        // A controller that lost its connection must not leave a camera moving next to a patient.
+        await apply(camera.leave(participantId: participantId, now: .now))
         logger.info("participant detached; resume window open", metadata: ["participant": "\(participantId)"])
         Task {
             try? await Task.sleep(for: window)
@@ -167,6 +177,7 @@ actor Room {
         guard participants.removeValue(forKey: participant.id) != nil else { return }
         order.removeAll { $0 == participant.id }
         await registry.forgetResume(token: participant.resumeToken)
+        await apply(camera.leave(participantId: participant.id, now: .now))
         let transports = [participant.publishTransport, participant.subscribeTransport].compactMap { $0 }
         if !transports.isEmpty {
             _ = try? await media.onLoop(loop) { loop in
@@ -407,9 +418,57 @@ actor Room {
 
     // MARK: Camera control
 
-    /// Camera advertisements, floor operations, commands and acknowledgements (see CameraControl).
+    /// Camera advertisements, floor operations, commands and acknowledgements: the rules are
+    /// `CameraControl`'s; the room delivers what it decides and keeps its timer.
     func camera(_ message: ClientMessage, from participantId: String) async throws(SignalingError) {
-        throw SignalingError(.cameraUnknown, "camera control is not enabled on this server yet")
+        guard participants[participantId] != nil else { return }
+        await apply(camera.handle(message, from: participantId, now: .now))
+    }
+
+    /// Carries out the camera rules' decisions: messages, refusals, audit records, and the next tick.
+    func apply(_ outputs: [CameraOutput]) async {
+        for output in outputs {
+            switch output {
+            case .send(let to, let message):
+                participants[to]?.outbox?.send(message)
+            case .broadcast(let message, let except):
+                broadcast(message, except: except)
+            case .refuse(let to, let requestId, let error):
+                participants[to]?.outbox?.fail(error, requestId: requestId)
+            case .audit(let record):
+                logger.info("camera audit", metadata: [
+                    "participant": "\(record.participantId)", "camera": "\(record.cameraId ?? "-")", "kind": "\(record.kind)",
+                    "outcome": "\(record.outcome)",
+                ])
+                await registry.audit(room: name, record)
+            }
+        }
+        scheduleCameraTick()
+    }
+
+    /// One timer for the rules' next deadline (deadman stops, coalesced moves due).
+    private func scheduleCameraTick() {
+        guard let deadline = camera.nextDeadline else {
+            cameraTimer?.cancel()
+            cameraTimer = nil
+            cameraTimerDeadline = nil
+            return
+        }
+        if let current = cameraTimerDeadline, current <= deadline, cameraTimer != nil { return }
+        cameraTimer?.cancel()
+        cameraTimerDeadline = deadline
+        let delay = deadline.since(.now)
+        cameraTimer = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            await self?.cameraTick()
+        }
+    }
+
+    private func cameraTick() async {
+        cameraTimer = nil
+        cameraTimerDeadline = nil
+        await apply(camera.tick(now: .now))
     }
 
     // MARK: Media events

@@ -1,4 +1,5 @@
 import Logging
+public import RelaisCamera
 import RelaisSignaling
 
 /// All rooms of this server, and the resume tokens that lead back into them.
@@ -9,6 +10,9 @@ actor RoomRegistry {
     private var rooms: [String: Room] = [:]
     private var resumeTokens: [String: (room: String, participant: String)] = [:]
     private var shuttingDown = false
+    /// Camera commands accepted or refused, newest last, bounded; the monitoring issue persists them.
+    private var cameraAudit: [CameraAuditEntry] = []
+    static let cameraAuditCapacity = 10_000
 
     init(media: MediaServer, configuration: SignalingConfiguration, logger: Logger) {
         self.media = media
@@ -45,10 +49,24 @@ actor RoomRegistry {
 
     var roomCount: Int { rooms.count }
 
+    func audit(room: String, _ record: CameraAuditRecord) {
+        cameraAudit.append(CameraAuditEntry(room: room, record: record))
+        if cameraAudit.count > Self.cameraAuditCapacity { cameraAudit.removeFirst(cameraAudit.count - Self.cameraAuditCapacity) }
+    }
+
+    /// The camera audit trail (newest last).
+    func cameraAuditLog() -> [CameraAuditEntry] { cameraAudit }
+
     func shutdown() async {
         shuttingDown = true
         for room in rooms.values { await room.shutdown() }
         rooms.removeAll()
         resumeTokens.removeAll()
     }
+}
+
+/// One camera audit record with the room it happened in.
+public struct CameraAuditEntry: Sendable, Codable, Equatable {
+    public var room: String
+    public var record: CameraAuditRecord
 }

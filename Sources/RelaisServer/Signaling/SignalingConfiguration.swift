@@ -1,3 +1,4 @@
+public import RelaisCamera
 import RelaisSignaling
 import Synchronization
 
@@ -14,6 +15,10 @@ public struct SignalingConfiguration: Sendable {
     public var resumeWindow: Duration = .seconds(15)
     /// A connection silent this long is treated as dropped.
     public var idleTimeout: Duration = .seconds(30)
+    /// Who gets a camera's control floor: the first expert to ask, or whom the cart grants it to.
+    public var cameraFloorPolicy: CameraControl.FloorPolicy = .firstExpert
+    /// A continuous camera move not refreshed within this is stopped by the relay.
+    public var cameraDeadman: Duration = .milliseconds(500)
 
     public init() {}
 }

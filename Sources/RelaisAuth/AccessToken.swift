@@ -1,5 +1,6 @@
 public import Foundation
 import JWTKit
+public import RelaisSignaling
 
 /// Who a token admits, to which room and as what (Signaling/PROTOCOL.md, "Tokens").
 public struct AccessClaims: Sendable, Equatable {
