@@ -166,7 +166,7 @@ import Testing
     @Test func aLostDatagramIsRetransmittedOnceWithTheSameSequenceNumber() async throws {
         let camera = try await PythonVISCACamera.start(arguments: ["--drop-seq", "1"])
         defer { camera.stop() }
-        let driver = try await camera.connect(reportsPosition: false, ackTimeout: .milliseconds(200))
+        let driver = try await camera.connect(reportsPosition: false, ackTimeout: .milliseconds(500))
         #expect(await driver.execute(.presetSave(preset: 1), now: Self.now) == (.ok, nil))
         #expect(try await camera.next(event: "dropped").seq == 1)
         #expect(try await camera.next("preset_set").seq == 1)
@@ -178,7 +178,7 @@ import Testing
     @Test func noAnswerAfterTheRetransmissionFails() async throws {
         let camera = try await PythonVISCACamera.start(arguments: ["--drop-seq", "1", "--drop-seq", "1"])
         defer { camera.stop() }
-        let driver = try await camera.connect(reportsPosition: false, ackTimeout: .milliseconds(200))
+        let driver = try await camera.connect(reportsPosition: false, ackTimeout: .milliseconds(500))
         #expect(await driver.execute(.home, now: Self.now) == (.failed, nil))
         _ = try await camera.next(event: "dropped")
         _ = try await camera.next(event: "dropped")
