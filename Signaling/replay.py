@@ -72,6 +72,10 @@ class Replayer:
             if kind == "sdp":
                 with open(os.path.join(self.dir, "sdp", rest + ".sdp"), newline="") as f:
                     return f.read()
+            if kind == "captured":
+                if rest not in self.captures:
+                    raise Failure(f"{value}: nothing captured under {rest!r}")
+                return self.captures[rest]
         return value
 
     def match(self, expected, actual, path="$"):

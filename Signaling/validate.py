@@ -97,7 +97,8 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     """For anyOf/oneOf failures, the errors of the branch the value was meant for.
 
     A branch whose own `type` matched the value (e.g. the object branch of `null | Candidate`)
-    says more than "is not valid under any of the given schemas".
+    says more than "is not valid under any of the given schemas"; among object branches, the one
+    whose discriminator (a member with `const`, like a camera command's `kind`) matched.
     """
     if not error.context:
         return [error]
@@ -109,6 +110,12 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     if len(typed) == 1:
         return [leaf for e in typed[0] for leaf in _leaves(e)]
     if not typed:  # the value has none of the allowed JSON types
+        return [error]
+    meant = [errs for errs in typed
+             if not any(e.validator == "const" and len(e.relative_path) == 1 for e in errs)]
+    if len(meant) == 1:
+        return [leaf for e in meant[0] for leaf in _leaves(e)]
+    if not meant:  # no branch's discriminator matched (e.g. an unknown `kind`)
         return [error]
     best = best_match(error.context)
     return _leaves(best) if best is not None else [error]
@@ -139,7 +146,7 @@ def validate_message(direction: str, obj: Any, validators: Validators | None = N
     if validator is None:
         return [f"$.type: unknown {direction} message type {type_!r}"]
     errors = sorted(validator.iter_errors(obj), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [text for e in errors for text in _describe(e)]
+    return list(dict.fromkeys(text for e in errors for text in _describe(e)))
 
 
 def _type_label(obj: Any) -> str:
@@ -172,6 +179,8 @@ _ACTIONS = ("send", "sendRaw", "sendOversize", "expect", "expectClose", "expectN
 _TOKEN = re.compile(r"^<(token|expired-token|forged-token):(cart|expert|observer):([^:>]+):([^>]+)>$")
 _SDP = re.compile(r"^<sdp:([A-Za-z0-9._-]+)>$")
 _MATCHERS = re.compile(r"^<(any|capture:[A-Za-z0-9_]+|captured:[A-Za-z0-9_]+)>$")
+_CAPTURE = re.compile(r"^<capture:([A-Za-z0-9_]+)>$")
+_CAPTURED = re.compile(r"^<captured:([A-Za-z0-9_]+)>$")
 _EXAMPLE_BLOCK = re.compile(r"^```json (client|server)\n(.*?)^```", re.M | re.S)
 
 
@@ -229,6 +238,7 @@ def _check_schemas(schemas: dict[str, dict], problems: list[str]) -> None:
 
 def _check_transcript(path: Path, validators: Validators, problems: list[str]) -> int:
     closed: set[str] = set()
+    captured: set[str] = set()
     lines = 0
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -268,6 +278,12 @@ def _check_transcript(path: Path, validators: Validators, problems: list[str]) -
                         problems.append(f"{where}: {s} names no file in transcripts/sdp/")
                 elif s.startswith("<") and s.endswith(">") and "token" in s and not _TOKEN.match(s):
                     problems.append(f"{where}: malformed token placeholder {s}")
+                elif s.startswith("<capture"):
+                    m = _CAPTURED.match(s)
+                    if not m:
+                        problems.append(f"{where}: {s} is a matcher; send takes only <captured:NAME>")
+                    elif m.group(1) not in captured:
+                        problems.append(f"{where}: {s} was not captured by an earlier line")
             invalid = step.get("invalid", False)
             if not isinstance(invalid, bool):
                 problems.append(f"{where}: `invalid` is not a boolean")
@@ -289,9 +305,14 @@ def _check_transcript(path: Path, validators: Validators, problems: list[str]) -
             t = value.get("type")
             if t is not None and t not in validators["server"]:
                 problems.append(f"{where}: expect names no server message type {t!r}")
-            for s in _strings(value):
+            strings = list(_strings(value))
+            captured.update(m.group(1) for m in map(_CAPTURE.match, strings) if m)
+            for s in strings:
                 if s.startswith("<") and s.endswith(">") and not _MATCHERS.match(s):
                     problems.append(f"{where}: unknown matcher {s}")
+                m = _CAPTURED.match(s)
+                if m and m.group(1) not in captured:
+                    problems.append(f"{where}: {s} was not captured by an earlier line")
         elif action == "expectClose":
             if not isinstance(value, int) or isinstance(value, bool) or not 1000 <= value <= 4999:
                 problems.append(f"{where}: expectClose is not a WebSocket close code")
@@ -349,6 +370,22 @@ _MUST_FAIL = [
     {"type": "candidate", "target": "publish", "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 4 typ host"}},
     {"type": "pong", "requestId": 7},
     {"type": "welcome"},
+    {"type": "error", "code": "floor_busy", "message": "held", "fatal": True},
+    {"type": "floor", "cameraId": "main", "cartId": "p1", "requested": []},
+    {"type": "floor", "cameraId": "main", "cartId": "p1", "controller": 3, "requested": []},
+    {"type": "floor", "cameraId": "main", "cartId": "p1", "controller": None, "requested": ["p2", "p2"]},
+    {"type": "floorRequested", "cameraId": "main"},
+    {"type": "camerasAvailable", "participantId": "p1", "cameras": [{"cameraId": "main", "name": "x", "capabilities": {
+        "continuousPanTilt": True, "continuousZoom": True, "absolutePosition": True, "relativePosition": True, "focus": True,
+        "presets": -1, "pan": {"min": -1, "max": 1}, "tilt": {"min": -1, "max": 1}, "zoom": {"min": 1, "max": 2}}}]},
+    {"type": "cameraCommand", "cameraId": "main", "commandId": "s1", "command": {"kind": "stop"}},
+    {"type": "cameraCommand", "cameraId": "main", "commandId": "s1", "command": {"kind": "stop", "speed": 1}, "from": "relay"},
+    {"type": "cameraCommand", "cameraId": "main", "commandId": "s1", "command": {"kind": "move", "pan": 1.5, "tilt": 0, "zoom": 0}, "from": "p1"},
+    {"type": "cameraCommand", "cameraId": "main", "commandId": "s1", "command": {"kind": "focus", "mode": "auto", "position": 0.5}, "from": "p1"},
+    {"type": "cameraCommand", "cameraId": "main", "commandId": "s1", "command": {"kind": "absolute"}, "from": "p1"},
+    {"type": "cameraCommand", "cameraId": "main", "commandId": "", "command": {"kind": "home"}, "from": "p1"},
+    {"type": "cameraAck", "cameraId": "main", "commandId": "a1", "result": "maybe"},
+    {"type": "cameraAck", "cameraId": "main", "commandId": "a1", "result": "ok", "position": {"pan": 1, "tilt": 2}},
 ]
 
 
