@@ -185,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisClientTests",
-            dependencies: ["RelaisClient", "RelaisWire", "RelaisTransport"],
+            dependencies: ["RelaisClient", "RelaisWire", "RelaisTransport", "RelaisSignaling"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -11,6 +11,7 @@ actor PTZRunner {
     private var pending: [String: (sent: ContinuousClock.Instant, waiter: CheckedContinuation<CameraAckBody?, Never>?)] = [:]
     private var pendingMoves: [String: ContinuousClock.Instant] = [:]
     private var ackTimes: [Double] = []
+    private var moveAckTimes: [Double] = []
     private var report = PTZReport()
     private var counter = 0
     /// Requests whose wait ended before they were registered (so registration resumes at once).
@@ -33,7 +34,7 @@ actor PTZRunner {
         case .cameraAck(let ack):
             if let sent = pendingMoves.removeValue(forKey: ack.commandId) {
                 let elapsed = ContinuousClock.now - sent
-                ackTimes.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                moveAckTimes.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
                 report.movesAcknowledged += 1
                 if let position = ack.position { report.lastPosition = position }
                 return
@@ -167,6 +168,11 @@ actor PTZRunner {
             report.ackMillisecondsP50 = sorted[sorted.count / 2]
             report.ackMillisecondsP99 = sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * 0.99))]
             report.ackMillisecondsMax = sorted.last
+        }
+        let moves = moveAckTimes.sorted()
+        if !moves.isEmpty {
+            report.moveAckMillisecondsP50 = moves[moves.count / 2]
+            report.moveAckMillisecondsP99 = moves[min(moves.count - 1, Int(Double(moves.count - 1) * 0.99))]
         }
         return report
     }

@@ -72,9 +72,13 @@ public struct PTZReport: Sendable, Codable, Equatable {
     public var movesAcknowledged = 0
     public var failed = 0
     public var refused: [String] = []
+    /// Command to acknowledgement, for the commands that wait for theirs.
     public var ackMillisecondsP50: Double?
     public var ackMillisecondsP99: Double?
     public var ackMillisecondsMax: Double?
+    /// The same for streamed moves, which the relay may hold up to one coalescing interval (50 ms).
+    public var moveAckMillisecondsP50: Double?
+    public var moveAckMillisecondsP99: Double?
     /// Steps with an expected position that the acknowledgement did not confirm.
     public var positionMismatches: [String] = []
     public var lastPosition: CameraPosition?

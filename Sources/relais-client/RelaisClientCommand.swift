@@ -86,7 +86,7 @@ struct Join: AsyncParsableCommand {
                 let target = url.dropFirst("visca://".count).split(separator: ":")
                 guard let host = target.first else { throw ValidationError("visca://HOST[:PORT]") }
                 let port = target.count > 1 ? Int(target[1]) ?? 52381 : 52381
-                options.cameras = [try await VISCACamera.connect(.init(host: String(host), port: port))]
+                options.cameras = [try await VISCACamera.connect(description: VISCACamera.description(), configuration: .init(host: String(host), port: port))]
             default:
                 throw ValidationError("--camera must be simulated, none or visca://HOST[:PORT]")
             }
