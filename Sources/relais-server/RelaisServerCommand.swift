@@ -103,6 +103,10 @@ struct Serve: AsyncParsableCommand {
     var resumeWindow: Int?
     @Option(help: "Seconds of signaling silence after which a connection counts as dropped (env RELAIS_IDLE_TIMEOUT; default 30).")
     var idleTimeout: Int?
+    @Option(help: "Camera floor policy: first-expert (the first expert to ask controls a free camera) or cart-grants (env RELAIS_CAMERA_FLOOR; default first-expert).")
+    var cameraFloor: String?
+    @Option(help: "Milliseconds a continuous camera move lasts without a refresh before the relay stops the camera (env RELAIS_CAMERA_DEADMAN_MS; default 500).")
+    var cameraDeadmanMs: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RELAIS_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -146,6 +150,14 @@ struct Serve: AsyncParsableCommand {
         configuration.signaling.maxParticipants = try pick(maxParticipants, "max-participants", "RELAIS_MAX_PARTICIPANTS", 16)
         configuration.signaling.resumeWindow = .seconds(try pick(resumeWindow, "resume-window", "RELAIS_RESUME_WINDOW", 15))
         configuration.signaling.idleTimeout = .seconds(try pick(idleTimeout, "idle-timeout", "RELAIS_IDLE_TIMEOUT", 30))
+        switch pick(cameraFloor, "camera-floor", "RELAIS_CAMERA_FLOOR", "first-expert") {
+        case "first-expert": configuration.signaling.cameraFloorPolicy = .firstExpert
+        case "cart-grants": configuration.signaling.cameraFloorPolicy = .cartGrants
+        default: throw ValidationError("camera floor policy must be first-expert or cart-grants")
+        }
+        let deadman = try pick(cameraDeadmanMs, "camera-deadman-ms", "RELAIS_CAMERA_DEADMAN_MS", 500)
+        guard deadman > 0 else { throw ValidationError("the camera deadman must be positive") }
+        configuration.signaling.cameraDeadman = .milliseconds(deadman)
         let (secret, development) = try common.resolveSecret(settings)
         configuration.signaling.tokenSecret = secret
         if development {
