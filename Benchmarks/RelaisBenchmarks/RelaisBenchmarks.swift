@@ -5,4 +5,5 @@ let benchmarks: @Sendable () -> Void = {
     rtcpBenchmarks()
     transportBenchmarks()
     sfuBenchmarks()
+    cameraBenchmarks()
 }

@@ -23,6 +23,16 @@ public import RelaisWire
 ///   the relay cannot know whether the cart abandons the continuous move for it.
 /// - A leaving cart's cameras are gone: `camerasAvailable` with an empty list is broadcast, then
 ///   `floor` with no controller for each of its cameras that had a controller or requests.
+/// - Floors: a release leaves the floor free (no automatic hand-over to the first waiting
+///   expert: it may no longer be looking at the camera); `requested` stays as information. A
+///   grant names an expert in the room (else `invalid_command`) and replaces any controller
+///   (stopping its motion). A revoke takes the floor from whoever holds it, whatever
+///   `participantId` it names (a safety action must not fail on a race).
+/// - Acks: the cart acknowledges the server's command id; the controller receives its own. A move
+///   replaced while held back is never sent, so it gets no ack. Acks of the relay's own stops are
+///   audited, not forwarded.
+/// - Every message handled here (commands, floor operations, advertisements, acks) leaves an
+///   audit record, accepted or refused.
 public struct CameraControl: Sendable {
     public enum FloorPolicy: String, Sendable, Codable, CaseIterable {
         /// The first expert to request a free floor gets it; requests for a held floor are refused
@@ -346,7 +356,10 @@ public struct CameraControl: Sendable {
                 if added { outputs.append(.broadcast(.floor(camera.floorState), except: nil)) }
             }
         case .cartGrants:
-            guard !camera.requested.contains(id) else { return }  // already forwarded to the cart
+            guard !camera.requested.contains(id) else {
+                // Already forwarded to the cart: not again (the cart decides once per request).
+                return record(now, id, member, cameraId: body.cameraId, kind: kind, commandId: nil, .accepted, into: &outputs)
+            }
             camera.requested.append(id)
             cameras[body.cameraId] = camera
             outputs.append(.send(to: camera.cartId, .floorRequested(FloorBody(cameraId: body.cameraId, participantId: id))))

@@ -47,6 +47,9 @@ struct FloorTests {
         #expect(request.floors == [FloorStateBody(cameraId: "main", cartId: "cart", controller: nil, requested: ["e1"])])
         #expect(room.control.floorState(cameraId: "main")?.controller == nil)
         #expect(room.command(.home).refusalCodes == [.notController])  // asking is not holding
+        let again = room.requestFloor(by: "e1")
+        #expect(again.sent(to: "cart").isEmpty && again.floors.isEmpty)  // forwarded once
+        #expect(again.audits.map(\.outcome) == [.accepted])
 
         let grant = room.send(.floorGrant(FloorBody(cameraId: "main", participantId: "e1")), from: "cart")
         #expect(grant.floors == [FloorStateBody(cameraId: "main", cartId: "cart", controller: "e1", requested: [])])
