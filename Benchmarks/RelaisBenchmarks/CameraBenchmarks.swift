@@ -27,6 +27,19 @@ final class CameraBenchmarkRoom {
         }
     }
 
+    /// The same moves as the expert's WebSocket frames carry them.
+    lazy var frames: [String] = moves.map { $0.encoded() }
+
+    /// The relay's whole signaling path for one joystick move, bar the socket and the actor hop:
+    /// parse the expert's frame, run the rules, encode what goes to the cart.
+    func nextFrame() -> Int {
+        clock &+= 50_000_000
+        guard let message = try? ClientMessage.decode(frames[Int(clock / 50_000_000) & 63]) else { fatalError("frame did not decode") }
+        let outputs = control.handle(message, from: "e1", now: Instant(nanoseconds: clock))
+        guard case .send("cart", let forwarded) = outputs.first, case .cameraCommand = forwarded else { fatalError("move not forwarded: \(outputs)") }
+        return forwarded.encoded().utf8.count
+    }
+
     /// One joystick move, one rate-limit slot after the previous one: always forwarded.
     func nextMove() -> [CameraOutput] {
         clock &+= 50_000_000
@@ -61,6 +74,21 @@ func cameraBenchmarks() {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(room.nextMove())
+        }
+        benchmark.stopMeasurement()
+    }
+
+    // The same with the JSON on both sides: what the relay adds to a command besides the network,
+    // the WebSocket framing and one actor hop (target p99 under 2 ms). Foundation's JSON coding
+    // allocates; not thresholded.
+    let framed = CameraBenchmarkRoom()
+    Benchmark(
+        "Camera command frame: decode, rules, encode",
+        configuration: .init(metrics: [.wallClock, .mallocCountTotal], timeUnits: .microseconds, maxDuration: .seconds(2), maxIterations: 20_000)
+    ) { benchmark in
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(framed.nextFrame())
         }
         benchmark.stopMeasurement()
     }
