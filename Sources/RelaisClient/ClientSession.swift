@@ -86,7 +86,7 @@ actor CartCameras {
             lastMove[body.cameraId] = ContinuousClock.now
         } else if let moved = lastMove.removeValue(forKey: body.cameraId) {
             let elapsed = ContinuousClock.now - moved
-            report.moveToStopMilliseconds.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+            report.moveToStopMilliseconds.append(elapsed.milliseconds)
         }
         if body.command == .stop {
             report.stops += 1

@@ -34,14 +34,14 @@ actor PTZRunner {
         case .cameraAck(let ack):
             if let sent = pendingMoves.removeValue(forKey: ack.commandId) {
                 let elapsed = ContinuousClock.now - sent
-                moveAckTimes.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                moveAckTimes.append(elapsed.milliseconds)
                 report.movesAcknowledged += 1
                 if let position = ack.position { report.lastPosition = position }
                 return
             }
             guard let entry = pending.removeValue(forKey: ack.commandId) else { return }
             let elapsed = ContinuousClock.now - entry.sent
-            ackTimes.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+            ackTimes.append(elapsed.milliseconds)
             report.acknowledged += 1
             if ack.result != .ok { report.failed += 1 }
             if let position = ack.position { report.lastPosition = position }

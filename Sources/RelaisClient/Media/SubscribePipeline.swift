@@ -234,13 +234,9 @@ public final class SubscribePipeline: ClientConnectionDelegate {
     private func sendNACK(_ track: VideoTrack) {
         var writer = ByteWriter(connection.transmit)
         guard (try? ReceiverReport(ssrc: SSRC(relaySSRC)).serialize(into: &writer)) != nil else { return }
-        let start = writer.position
-        var pairs: [NACKPair] = []
-        var builder = NACKPairBuilder()
-        for sequence in track.lost { if let pair = builder.add(sequence) { pairs.append(pair) } }
-        if let pair = builder.finish() { pairs.append(pair) }
-        guard (try? GenericNACK(senderSSRC: SSRC(relaySSRC), mediaSSRC: SSRC(track.section.ssrc), pairs: Array(pairs.prefix(200))).serialize(into: &writer)) != nil else { return }
-        _ = start
+        var nack = GenericNACK(senderSSRC: SSRC(relaySSRC), mediaSSRC: SSRC(track.section.ssrc), sortedLost: track.lost)
+        nack.pairs = Array(nack.pairs.prefix(200))  // one datagram's worth
+        guard (try? nack.serialize(into: &writer)) != nil else { return }
         track.report.nacksSent += 1
         connection.sendRTCP(length: writer.position)
     }

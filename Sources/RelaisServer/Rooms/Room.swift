@@ -73,8 +73,9 @@ actor Room {
 
     var isEmpty: Bool { participants.isEmpty }
 
-    private var others: (String) -> [ParticipantState] {
-        { id in self.order.filter { $0 != id }.compactMap { self.participants[$0] } }
+    /// Everyone but `id`, in join order.
+    private func others(_ id: String) -> [ParticipantState] {
+        order.filter { $0 != id }.compactMap { participants[$0] }
     }
 
     private func roster(excluding id: String) -> (participants: [Participant], tracks: [Track]) {
