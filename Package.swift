@@ -11,6 +11,7 @@
 //   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
 //   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable), shared by server and clients
 //   RelaisAuth       access tokens (JWT HS256)
+//   RelaisAdmin      the admin API's JSON values (sessions, stats, events, history), for server and monitor
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   RelaisNIO        NIO glue shared by server and client (socket address conversions)
 //   RelaisClient     the headless client: signaling client, client transports, media sessions, stats
@@ -32,6 +33,7 @@ let package = Package(
         .library(name: "RelaisAuth", targets: ["RelaisAuth"]),
         .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
         .library(name: "RelaisCamera", targets: ["RelaisCamera"]),
+        .library(name: "RelaisAdmin", targets: ["RelaisAdmin"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
         .library(name: "RelaisClient", targets: ["RelaisClient"]),
         .executable(name: "relais-server", targets: ["relais-server"]),
@@ -107,6 +109,12 @@ let package = Package(
         .target(
             name: "RelaisCamera",
             dependencies: ["RelaisWire", "RelaisSignaling"],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: The operators' view: admin API values shared by the server and relais-monitor
+        .target(
+            name: "RelaisAdmin",
             swiftSettings: strictSwift
         ),
 

@@ -40,7 +40,7 @@ struct RelaisJWTPayload: JWTPayload {
 /// HS256 because the hospital's identity service and the relay share a secret today; JWKS and
 /// asymmetric keys come with the identity-provider integration.
 public struct TokenAuthority: Sendable {
-    private let keys: JWTKeyCollection
+    let keys: JWTKeyCollection
     /// Tolerance for clocks of issuer and relay disagreeing.
     public var leeway: TimeInterval = 5
 
@@ -84,7 +84,7 @@ public struct TokenAuthority: Sendable {
             expires: payload.exp.value)
     }
 
-    private static func reason(_ error: any Error) -> String {
+    static func reason(_ error: any Error) -> String {
         if let jwt = error as? JWTError {
             if jwt.errorType == .signatureVerificationFailed { return "bad signature" }
             if let reason = jwt.reason { return reason }
@@ -92,5 +92,87 @@ public struct TokenAuthority: Sendable {
         }
         if error is DecodingError { return "claims missing or of the wrong type" }
         return "malformed"
+    }
+}
+
+// MARK: - Operator tokens
+
+/// Who an operator token admits: the admin API and `/metrics`, never a room.
+public struct OperatorClaims: Sendable, Equatable {
+    public var subject: String
+    public var displayName: String
+    public var expires: Date
+
+    public init(subject: String, displayName: String, expires: Date) {
+        self.subject = subject
+        self.displayName = displayName
+        self.expires = expires
+    }
+}
+
+/// An operator token's payload: no `role` and no `room`, so it can never pass as a participant's
+/// token, and a participant's token (no `scope`) never passes as an operator's.
+struct OperatorJWTPayload: JWTPayload {
+    static let adminScope = "relais:admin"
+
+    var sub: SubjectClaim
+    var name: String
+    var scope: String
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim?
+    var iss: IssuerClaim?
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+}
+
+/// Why an operator token was refused: `unauthorized` (missing, malformed, forged, expired) is
+/// HTTP 401; `forbidden` (a genuine token without the admin scope) is HTTP 403.
+public struct OperatorTokenError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case unauthorized, forbidden
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+extension TokenAuthority {
+    /// Mints an operator token (development tooling and tests).
+    public func mintOperator(_ claims: OperatorClaims, issuedAt: Date = Date()) async throws -> String {
+        let payload = OperatorJWTPayload(
+            sub: SubjectClaim(value: claims.subject), name: claims.displayName, scope: OperatorJWTPayload.adminScope,
+            exp: ExpirationClaim(value: claims.expires), iat: IssuedAtClaim(value: issuedAt), iss: IssuerClaim(value: "relais"))
+        return try await keys.sign(payload)
+    }
+
+    /// Checks an operator token. A well-signed participant token is `forbidden`, not `unauthorized`.
+    public func verifyOperator(_ token: String, now: Date = Date()) async throws(OperatorTokenError) -> OperatorClaims {
+        guard !token.isEmpty else { throw OperatorTokenError(.unauthorized, "missing bearer token") }
+        guard token.utf8.count <= 8192 else { throw OperatorTokenError(.unauthorized, "token too long") }
+        let payload: OperatorJWTPayload
+        do {
+            payload = try await keys.verify(token, as: OperatorJWTPayload.self)
+        } catch {
+            // A genuine participant token decodes as such: refuse it as the wrong kind of token.
+            if (try? await keys.verify(token, as: RelaisJWTPayload.self)) != nil {
+                throw OperatorTokenError(.forbidden, "a participant token does not give access to the admin API")
+            }
+            throw OperatorTokenError(.unauthorized, "token rejected: \(Self.reason(error))")
+        }
+        guard payload.scope == OperatorJWTPayload.adminScope else {
+            throw OperatorTokenError(.forbidden, "the token lacks the \(OperatorJWTPayload.adminScope) scope")
+        }
+        guard payload.exp.value.addingTimeInterval(leeway) > now else {
+            throw OperatorTokenError(.unauthorized, "token expired at \(payload.exp.value)")
+        }
+        guard !payload.sub.value.isEmpty else { throw OperatorTokenError(.unauthorized, "token rejected: empty sub claim") }
+        return OperatorClaims(subject: payload.sub.value, displayName: payload.name, expires: payload.exp.value)
     }
 }

@@ -191,23 +191,39 @@ struct Token: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Room the token admits to.")
-    var room: String
-    @Option(help: "Role: cart, expert or observer.")
-    var role: String
-    @Option(help: "Display name shown to the other participants.")
+    @Flag(help: "Mint an operator token (admin API, /metrics, relais-monitor) instead of a participant's.")
+    var `operator` = false
+    @Option(help: "Room the token admits to (participant tokens).")
+    var room: String?
+    @Option(help: "Role: cart, expert or observer (participant tokens).")
+    var role: String?
+    @Option(help: "Display name shown to the other participants, or the operator's name.")
     var name: String
     @Option(help: "Subject (stable user id); defaults to the name.")
     var subject: String?
     @Option(help: "Lifetime in seconds.")
     var ttl: Int = 3600
 
+    func validate() throws {
+        if `operator` {
+            guard room == nil, role == nil else { throw ValidationError("an operator token has no --room or --role") }
+        } else {
+            guard room != nil, role.flatMap(Role.init(rawValue:)) != nil else {
+                throw ValidationError("a participant token needs --room and --role cart, expert or observer (or give --operator)")
+            }
+        }
+    }
+
     func run() async throws {
-        guard let role = Role(rawValue: role) else { throw ValidationError("role must be cart, expert or observer") }
         let (secret, _) = try common.resolveSecret(try common.settings())
         let authority = try await TokenAuthority(secret: secret)
-        let claims = AccessClaims(subject: subject ?? name, displayName: name, role: role, room: room,
-                                  expires: Date().addingTimeInterval(TimeInterval(ttl)))
+        let expires = Date().addingTimeInterval(TimeInterval(ttl))
+        if `operator` {
+            print(try await authority.mintOperator(OperatorClaims(subject: subject ?? name, displayName: name, expires: expires)))
+            return
+        }
+        guard let room, let role = role.flatMap(Role.init(rawValue:)) else { throw ValidationError("unreachable") }
+        let claims = AccessClaims(subject: subject ?? name, displayName: name, role: role, room: room, expires: expires)
         print(try await authority.mint(claims))
     }
 }
