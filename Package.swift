@@ -11,6 +11,7 @@
 //   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
 //   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable), shared by server and clients
 //   RelaisAuth       access tokens (JWT HS256)
+//   RelaisHistory    consultation history and audit trail in SQLite (WAL); a leaf, no Relais imports
 //   RelaisAdmin      the admin API's JSON values (sessions, stats, events, history), for server and monitor
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   RelaisNIO        NIO glue shared by server and client (socket address conversions)
@@ -33,6 +34,7 @@ let package = Package(
         .library(name: "RelaisAuth", targets: ["RelaisAuth"]),
         .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
         .library(name: "RelaisCamera", targets: ["RelaisCamera"]),
+        .library(name: "RelaisHistory", targets: ["RelaisHistory"]),
         .library(name: "RelaisAdmin", targets: ["RelaisAdmin"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
         .library(name: "RelaisClient", targets: ["RelaisClient"]),
@@ -47,6 +49,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // History and audit in SQLite (Debian's libsqlite3-dev through GRDBSQLite).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -109,6 +113,13 @@ let package = Package(
         .target(
             name: "RelaisCamera",
             dependencies: ["RelaisWire", "RelaisSignaling"],
+            swiftSettings: strictSwift
+        ),
+
+        // MARK: History and audit: SQLite in WAL mode (GRDB), plain strings and dates, no Relais imports
+        .target(
+            name: "RelaisHistory",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
 
@@ -204,6 +215,11 @@ let package = Package(
         .testTarget(
             name: "RelaisSignalingTests",
             dependencies: ["RelaisSignaling", "RelaisAuth"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisHistoryTests",
+            dependencies: ["RelaisHistory"],
             swiftSettings: strictSwift
         ),
         .testTarget(
