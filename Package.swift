@@ -51,6 +51,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // History and audit in SQLite (Debian's libsqlite3-dev through GRDBSQLite).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Operators: Prometheus metrics through swift-metrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -134,9 +137,12 @@ let package = Package(
             name: "RelaisServer",
             dependencies: [
                 "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisAuth", "RelaisNIO", "RelaisCamera",
+                "RelaisAdmin", "RelaisHistory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -168,7 +174,7 @@ let package = Package(
         .executableTarget(
             name: "relais-server",
             dependencies: [
-                "RelaisServer", "RelaisSignaling", "RelaisAuth",
+                "RelaisServer", "RelaisSignaling", "RelaisAuth", "RelaisHistory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -230,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "RelaisServer", "RelaisTransport", "RelaisSignaling", "RelaisAuth",
+                "RelaisServer", "RelaisTransport", "RelaisSignaling", "RelaisAuth", "RelaisAdmin", "RelaisHistory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -140,6 +140,12 @@ public struct CameraControl: Sendable {
     /// Who controls a camera and who waits for it; nil for an unknown camera.
     public func floorState(cameraId: String) -> FloorStateBody? { cameras[cameraId]?.floorState }
 
+    /// Every camera's floor, in advertisement order.
+    public var allCameraStates: [FloorStateBody] { cameraOrder.compactMap { cameras[$0]?.floorState } }
+
+    /// Whether the camera is moving or has a move waiting for its slot (for the operators' view).
+    public func isMoving(cameraId: String) -> Bool { cameras[cameraId]?.inMotion ?? false }
+
     /// Commands sent to carts and not acknowledged yet (bounded by `maxInFlight`).
     public var inFlightCount: Int { inFlight.count }
 

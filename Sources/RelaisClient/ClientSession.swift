@@ -206,7 +206,9 @@ public final class ClientSession: @unchecked Sendable {
                 await self.handle(message)
             }
         }
-        while ContinuousClock.now < deadline {
+        // Until the deadline, or until the server said `left` (an operator ended the consultation
+        // or removed this participant, or the relay is shutting down).
+        while ContinuousClock.now < deadline, report.closedReason == nil {
             try? await Task.sleep(for: .seconds(1))
             progress(await snapshot(since: started))
         }

@@ -7,6 +7,8 @@ import ServiceLifecycle
 import NIOCore
 import NIOPosix
 public import RelaisTransport
+public import RelaisHistory
+import Foundation
 
 /// Everything `relais-server` runs, with embedded defaults that need no configuration.
 public struct ServerConfiguration: Sendable {
@@ -17,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var signaling = SignalingConfiguration()
     /// PEM certificate and key for DTLS; a fresh ECDSA P-256 certificate is generated when nil.
     public var dtlsCertificatePEM: (certificate: String, privateKey: String)?
+    /// Consultation history and audit trail in SQLite; nil keeps none (tests that don't need it).
+    public var history: HistoryConfiguration?
 
     public init() {}
 }
@@ -58,11 +62,14 @@ public struct RelaisServerApp: Sendable {
                 metadata: ["secret": "\(secret)"])
         }
         let tokens = try await TokenAuthority(secret: secret)
-        let registry = RoomRegistry(media: media, configuration: configuration.signaling, logger: logger)
-        let signaling = SignalingContext(registry: registry, tokens: tokens, configuration: configuration.signaling, logger: logger)
+        let recorder = try await openHistory()
+        let observer = ServerObserver(events: SessionEventHub(), metrics: ServerMetrics(), history: recorder)
+        let registry = RoomRegistry(media: media, configuration: configuration.signaling, observer: observer, logger: logger)
+        let signaling = SignalingContext(registry: registry, tokens: tokens, configuration: configuration.signaling, observer: observer, logger: logger)
 
         let router = Router()
         SignalingRoutes(media: media, logger: logger).register(on: router)
+        AdminRoutes(registry: registry, media: media, tokens: tokens, observer: observer, logger: logger).register(on: router)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         webSocketRouter.ws("/v1/signaling") { inbound, outbound, _ in
             await SignalingConnection(context: signaling).run(inbound: inbound, outbound: outbound)
@@ -75,24 +82,51 @@ public struct RelaisServerApp: Sendable {
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "relais"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                await onReady(RunningServer(httpPort: port, media: media, tokens: tokens, registry: registry))
+                await onReady(RunningServer(httpPort: port, media: media, tokens: tokens, registry: registry, observer: observer))
             },
             logger: logger
         )
         // Rooms shut down before the HTTP server (services stop in reverse order): every
         // participant is told `left: shutdown` while its WebSocket is still open.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: RoomShutdown(registry: registry))],
+            services: [.init(service: app), .init(service: RoomShutdown(registry: registry, observer: observer))],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let pruning = recorder.map { recorder in
+            Task {
+                // Retention: prune once an hour (the store also prunes when it opens).
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(3600))
+                    if Task.isCancelled { return }
+                    _ = try? await recorder.read { try $0.prune() }
+                }
+            }
+        }
+        defer { pruning?.cancel() }
         do {
             try await group.run()
         } catch {
-            await registry.shutdown()
-            await media.shutdown()
+            await stop(registry: registry, media: media, observer: observer)
             throw error
         }
+        await stop(registry: registry, media: media, observer: observer)
+    }
+
+    private func stop(registry: RoomRegistry, media: MediaServer, observer: ServerObserver) async {
         await registry.shutdown()
         await media.shutdown()
+        observer.events.finishAll()
+        await observer.history?.finish()
+        try? observer.history?.store.close()
+    }
+
+    /// Opens the history database; consultations a crash left open are closed as `server_restart`.
+    private func openHistory() async throws -> HistoryRecorder? {
+        guard let history = configuration.history else { return nil }
+        let store = try HistoryStore(configuration: history)
+        let dangling = try store.closeDangling(at: Date(), reason: "server_restart")
+        if dangling > 0 { logger.warning("closed consultations left open by a previous run", metadata: ["count": "\(dangling)"]) }
+        logger.info("history", metadata: ["path": "\(history.path)", "retention_days": "\(Int(history.retention.components.seconds / 86_400))"])
+        return HistoryRecorder(store: store, logger: logger)
     }
 }
 
@@ -103,6 +137,11 @@ public struct RunningServer: Sendable {
     /// Signs tokens with the running server's secret (tests, the startup banner).
     public let tokens: TokenAuthority
     let registry: RoomRegistry
+    let observer: ServerObserver
+
+    /// The history store, when the server keeps one.
+    public var history: HistoryRecorder? { observer.history }
+    public var events: SessionEventHub { observer.events }
 
     /// Camera commands accepted or refused, newest last (the audit trail).
     public func cameraAudit() async -> [CameraAuditEntry] {
@@ -113,9 +152,12 @@ public struct RunningServer: Sendable {
 /// Waits for graceful shutdown, then closes every room.
 struct RoomShutdown: Service {
     let registry: RoomRegistry
+    let observer: ServerObserver
 
     func run() async throws {
         try? await gracefulShutdown()
         await registry.shutdown()
+        // Live event streams end, so their HTTP responses complete before the server stops.
+        observer.events.finishAll()
     }
 }

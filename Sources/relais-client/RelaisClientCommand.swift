@@ -206,6 +206,7 @@ struct Join: AsyncParsableCommand {
             lines.append("  camera: \(ptz.commandsSent) commands, \(ptz.acknowledged) acknowledged, ack p50 \(ptz.ackMillisecondsP50.map { String(format: "%.1f", $0) } ?? "-") ms, p99 \(ptz.ackMillisecondsP99.map { String(format: "%.1f", $0) } ?? "-") ms, last position \(ptz.lastPosition.map { "\($0)" } ?? "-")")
         }
         for error in report.errors { lines.append("  server error: \(error)") }
+        if let reason = report.closedReason { lines.append("  the relay ended the session: \(reason)") }
         return lines.joined(separator: "\n")
     }
 }

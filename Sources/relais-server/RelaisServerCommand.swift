@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RelaisServer
+import RelaisHistory
 import RelaisAuth
 import RelaisSignaling
 import RelaisTransport
@@ -107,6 +108,10 @@ struct Serve: AsyncParsableCommand {
     var cameraFloor: String?
     @Option(help: "Milliseconds a continuous camera move lasts without a refresh before the relay stops the camera (env RELAIS_CAMERA_DEADMAN_MS; default 500).")
     var cameraDeadmanMs: Int?
+    @Option(help: "SQLite file for the consultation history and audit trail, or `none` (env RELAIS_HISTORY_PATH; default ~/.relais/history.sqlite).")
+    var historyPath: String?
+    @Option(help: "Days of history kept; older rows are pruned hourly (env RELAIS_HISTORY_RETENTION_DAYS; default 90).")
+    var historyRetentionDays: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env RELAIS_LOG_LEVEL; default info).")
     var logLevel: String?
 
@@ -158,6 +163,13 @@ struct Serve: AsyncParsableCommand {
         let deadman = try pick(cameraDeadmanMs, "camera-deadman-ms", "RELAIS_CAMERA_DEADMAN_MS", 500)
         guard deadman > 0 else { throw ValidationError("the camera deadman must be positive") }
         configuration.signaling.cameraDeadman = .milliseconds(deadman)
+        let historyPath = pick(self.historyPath, "history-path", "RELAIS_HISTORY_PATH",
+                               FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".relais/history.sqlite").path)
+        if historyPath != "none" {
+            let days = try pick(historyRetentionDays, "history-retention-days", "RELAIS_HISTORY_RETENTION_DAYS", 90)
+            guard days > 0 else { throw ValidationError("the history retention must be at least one day") }
+            configuration.history = HistoryConfiguration(path: historyPath, retention: .seconds(days * 86_400))
+        }
         let (secret, development) = try common.resolveSecret(settings)
         configuration.signaling.tokenSecret = secret
         if development {
@@ -169,6 +181,7 @@ struct Serve: AsyncParsableCommand {
         try await app.run { [logger, configuration] running in
             logger.notice("relais-server ready", metadata: [
                 "signaling": "ws://\(configuration.httpHost):\(running.httpPort)/v1/signaling",
+                "admin": "http://\(configuration.httpHost):\(running.httpPort)/v1/admin (operator token: relais-server token --operator --name NAME)",
                 "media": "\(running.media.localAddresses.map(\.description).joined(separator: ","))",
             ])
         }

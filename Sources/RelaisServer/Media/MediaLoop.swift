@@ -41,6 +41,8 @@ final class TransportEntry {
 public struct MediaLoopCounters: Sendable, Equatable {
     public var datagramsIn = 0
     public var datagramsOut = 0
+    public var bytesIn = 0
+    public var bytesOut = 0
     /// Datagrams no transport claimed (unknown ufrag, unvalidated address, garbage).
     public var unrouted = 0
     public var drops: [TransportDropReason: Int] = [:]
@@ -213,6 +215,7 @@ public final class MediaLoop {
         counters.datagramsIn += 1
         let data = envelope.data
         let length = data.readableBytes
+        counters.bytesIn &+= length
         guard length > 0, length <= Self.scratchSize - SRTPSession.maxTrailer,
               let source = TransportAddress(envelope.remoteAddress)
         else {
@@ -308,6 +311,7 @@ public final class MediaLoop {
         buffer.writeBytes(bytes)
         channel.write(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
         counters.datagramsOut += 1
+        counters.bytesOut &+= bytes.count
     }
 
     /// Sends queued STUN responses and DTLS flights.
@@ -326,6 +330,7 @@ public final class MediaLoop {
             buffer.writeBytes(bytes)
             channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
             counters.datagramsOut += 1
+            counters.bytesOut &+= bytes.count
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RelaisCamera
 import RelaisAuth
@@ -9,6 +10,9 @@ import RelaisWire
 final class ParticipantState {
     let id: String
     let info: Participant
+    /// The token's subject: who this is at the hospital's identity service (audit, admin API).
+    let subject: String
+    let joinedAt = Date()
     var outbox: Outbox?
     var resumeToken: String
     /// Bumped on every detach/attach, so a stale resume-window timer does nothing.
@@ -32,9 +36,10 @@ final class ParticipantState {
     var iceRestartPending = false
     var candidatesSent: String?
 
-    init(id: String, info: Participant, resumeToken: String) {
+    init(id: String, info: Participant, subject: String, resumeToken: String) {
         self.id = id
         self.info = info
+        self.subject = subject
         self.resumeToken = resumeToken
     }
 }
@@ -49,24 +54,33 @@ actor Room {
     let configuration: SignalingConfiguration
     let registry: RoomRegistry
     let logger: Logger
-    private var participants: [String: ParticipantState] = [:]
+    /// This consultation: the room from its first join until it empties (history, admin API).
+    let consultationID = "c-" + randomToken(12)
+    let startedAt = Date()
+    let observer: ServerObserver
+    /// Why the consultation ends when its last participant goes (history).
+    var endReason = "empty"
+    nonisolated var scope: ServerObserver.Scope { .init(consultation: consultationID, room: name) }
+    var participants: [String: ParticipantState] = [:]
     /// Join order, for stable listings and m-line order.
-    private var order: [String] = []
+    var order: [String] = []
     private let sessionID = UInt64.random(in: 1...UInt64(Int64.max))
-    private var closed = false
+    var closed = false
     /// The room's camera control rules (floors, validation, coalescing, deadman, audit).
     var camera: CameraControl
     var cameraTimer: Task<Void, Never>?
     var cameraTimerDeadline: Instant?
 
-    init(name: String, loop: Int, media: MediaServer, configuration: SignalingConfiguration, registry: RoomRegistry, logger: Logger) {
+    init(name: String, loop: Int, media: MediaServer, configuration: SignalingConfiguration, registry: RoomRegistry, observer: ServerObserver, logger: Logger) {
         self.name = name
+        self.observer = observer
         self.loop = loop
         self.media = media
         self.configuration = configuration
         self.registry = registry
         var logger = logger
         logger[metadataKey: "room"] = "\(name)"
+        logger[metadataKey: "consultation"] = "\(consultationID)"
         self.logger = logger
         self.camera = CameraControl(configuration: .init(policy: configuration.cameraFloorPolicy, deadman: configuration.cameraDeadman))
     }
@@ -96,7 +110,7 @@ actor Room {
         }
         let id = "p-" + randomToken(10)
         let info = Participant(participantId: id, displayName: claims.displayName, role: claims.role)
-        let participant = ParticipantState(id: id, info: info, resumeToken: randomToken(32))
+        let participant = ParticipantState(id: id, info: info, subject: claims.subject, resumeToken: randomToken(32))
         participant.outbox = outbox
         let existing = roster(excluding: id)
         participants[id] = participant
@@ -109,6 +123,7 @@ actor Room {
             limits: SignalingLimits(maxMessageBytes: configuration.maxMessageBytes, messagesPerSecond: configuration.messagesPerSecond,
                                     maxParticipants: configuration.maxParticipants))))
         broadcast(.participantJoined(ParticipantJoined(participant: info)), except: id)
+        observer.participantJoined(scope, participant: id, subject: claims.subject, name: claims.displayName, role: claims.role.rawValue, at: participant.joinedAt)
         await apply(camera.join(participantId: id, role: claims.role, subject: claims.subject))
         logger.info("participant joined", metadata: ["participant": "\(id)", "role": "\(claims.role.rawValue)", "subject": "\(claims.subject)"])
         await renegotiate(participant)
@@ -134,6 +149,7 @@ actor Room {
             requestId: requestId, participantId: participantId, room: name, resumeToken: participant.resumeToken,
             participants: existing.participants, tracks: existing.tracks)))
         logger.info("participant resumed", metadata: ["participant": "\(participantId)"])
+        observer.event(.participantResumed, scope, participant: participantId, detail: restartIce ? "ICE restart" : nil)
         // The client restarts ICE on its publish connection itself (re-offer); on request the relay
         // restarts the subscribe one. Either way the client gets a fresh subscribe offer to resync.
         participant.outstanding = nil
@@ -155,6 +171,7 @@ actor Room {
         // A controller that lost its connection must not leave a camera moving next to a patient.
         await apply(camera.leave(participantId: participantId, now: .now))
         logger.info("participant detached; resume window open", metadata: ["participant": "\(participantId)"])
+        observer.event(.participantDisconnected, scope, participant: participantId, detail: "resume window \(Int(window.seconds)) s")
         Task {
             try? await Task.sleep(for: window)
             await self.expireDetached(participantId: participantId, attachment: attachment)
@@ -174,7 +191,7 @@ actor Room {
         await remove(participant, reason: .left)
     }
 
-    private func remove(_ participant: ParticipantState, reason: ParticipantLeftReason) async {
+    func remove(_ participant: ParticipantState, reason: ParticipantLeftReason) async {
         guard participants.removeValue(forKey: participant.id) != nil else { return }
         order.removeAll { $0 == participant.id }
         await registry.forgetResume(token: participant.resumeToken)
@@ -190,6 +207,7 @@ actor Room {
         }
         broadcast(.participantLeft(ParticipantLeft(participantId: participant.id, reason: reason)), except: nil)
         logger.info("participant left", metadata: ["participant": "\(participant.id)", "reason": "\(reason.rawValue)"])
+        observer.participantLeft(scope, participant: participant.id, reason: reason.rawValue, at: Date())
         if !participant.published.isEmpty {
             for other in participants.values { await renegotiate(other) }
         }
@@ -220,6 +238,9 @@ actor Room {
         _ = try? await media.onLoop(loop) { loop in
             for id in transports { loop.removeTransport(id, reason: "server shutting down") }
         }
+        let now = Date()
+        for id in order { observer.participantLeft(scope, participant: id, reason: ParticipantLeftReason.shutdown.rawValue, at: now) }
+        observer.consultationEnded(scope, reason: "shutdown", at: now)
         participants.removeAll()
         order.removeAll()
     }
@@ -442,6 +463,7 @@ actor Room {
                     "outcome": "\(record.outcome)",
                 ])
                 await registry.audit(room: name, record)
+                observer.camera(scope, record, at: Date())
             }
         }
         scheduleCameraTick()
@@ -486,6 +508,8 @@ actor Room {
         case .transportClosed(let id, let reason):
             guard let participant = participants.values.first(where: { $0.publishTransport == id || $0.subscribeTransport == id }) else { return }
             logger.info("media transport closed", metadata: ["participant": "\(participant.id)", "transport": "\(id)", "reason": "\(reason)"])
+            observer.event(.transportClosed, scope, participant: participant.id,
+                           detail: "\(participant.publishTransport == id ? "publish" : "subscribe"): \(reason)")
             if participant.publishTransport == id {
                 participant.publishTransport = nil
                 participant.publishRemote = nil

@@ -38,8 +38,18 @@ final class Outbox: Sendable {
     /// waits for it so the close frame leaves before the HTTP server stops.
     private let closed = Mutex<(done: Bool, waiters: [Int: CheckedContinuation<Void, Never>], next: Int)>((false, [:], 0))
 
-    init(_ continuation: AsyncStream<Item>.Continuation) {
+    /// Where errors sent on this connection are counted and audited; nil in unit tests.
+    private let observer: ServerObserver?
+    /// The consultation and participant once joined, to attribute errors.
+    private let attachment = Mutex<(scope: ServerObserver.Scope, participant: String)?>(nil)
+
+    init(_ continuation: AsyncStream<Item>.Continuation, observer: ServerObserver? = nil) {
         self.continuation = continuation
+        self.observer = observer
+    }
+
+    func attach(scope: ServerObserver.Scope, participant: String) {
+        attachment.withLock { $0 = (scope, participant) }
     }
 
     func send(_ message: ServerMessage) {
@@ -81,6 +91,8 @@ final class Outbox: Sendable {
     }
 
     func fail(_ error: SignalingError, requestId: String?) {
+        let attached = attachment.withLock { $0 }
+        observer?.signalingError(attached?.scope, participant: attached?.participant, code: error.code.rawValue, message: error.message)
         send(.error(ErrorBody(requestId: requestId, error: error)))
         if error.code.isFatal { close(code: error.code.closeCode) }
     }

@@ -12,6 +12,7 @@ struct SignalingContext: Sendable {
     let registry: RoomRegistry
     let tokens: TokenAuthority
     let configuration: SignalingConfiguration
+    let observer: ServerObserver
     let logger: Logger
 }
 
@@ -27,7 +28,7 @@ struct SignalingConnection {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let (stream, continuation) = AsyncStream<Outbox.Item>.makeStream()
-        let outbox = Outbox(continuation)
+        let outbox = Outbox(continuation, observer: context.observer)
         var logger = context.logger
         logger[metadataKey: "connection"] = "\(outbox.id)"
         let lastActivity = ActivityClock()
@@ -146,6 +147,7 @@ struct SignalingConnection {
             let room = try await context.registry.room(named: join.room)
             let joined = try await room.join(claims: claims, outbox: outbox, requestId: join.requestId)
             state.joined = (room, joined.participantId, claims.role)
+            outbox.attach(scope: room.scope, participant: joined.participantId)
         case .resume(let resume):
             guard state.joined == nil else { throw SignalingError(.alreadyJoined, "this connection already joined a room") }
             guard let (room, participantId) = await context.registry.resumeTarget(token: resume.resumeToken) else {
@@ -153,6 +155,7 @@ struct SignalingConnection {
             }
             let role = try await room.resume(participantId: participantId, outbox: outbox, requestId: resume.requestId, restartIce: resume.restartIce ?? false)
             state.joined = (room, participantId, role)
+            outbox.attach(scope: room.scope, participant: participantId)
         case .offer(let offer):
             guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
             try await joined.room.publishOffer(participantId: joined.participantId, body: offer)

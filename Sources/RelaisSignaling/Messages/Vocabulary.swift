@@ -70,11 +70,17 @@ public struct CandidateInit: Codable, Sendable, Equatable {
 /// Why a participant is no longer in the room.
 public enum ParticipantLeftReason: String, Codable, Sendable {
     case left, disconnected, removed, shutdown
+    /// An operator ended the consultation (everyone goes; admin API).
+    case ended
 }
 
 /// Why the server is closing this connection normally.
 public enum LeftReason: String, Codable, Sendable {
     case requested, shutdown, replaced
+    /// An operator removed this participant (admin API).
+    case removed
+    /// An operator ended the consultation (admin API).
+    case ended
 }
 
 /// Limits the server enforces on a connection, announced in `joined`.

@@ -1,0 +1,104 @@
+import CoreMetrics
+import Prometheus
+import RelaisTransport
+import Synchronization
+
+/// The relay's Prometheus metrics: swift-metrics instruments over a registry of this server's own
+/// (not the process-wide bootstrap, so several servers can run in one test process).
+///
+/// Signaling and camera events increment their counters as they happen (off the media path). The
+/// media loops keep plain integers on their own thread; a scrape reads them with one hop per loop
+/// and advances the Prometheus counters by the difference, so metrics cost the packet path nothing.
+public final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    /// Loop counters already published, per loop, to turn totals into increments.
+    private let published = Mutex<[Int: MediaLoopCounters]>([:])
+
+    public init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    // MARK: Events (signaling side)
+
+    func signalingError(code: String) {
+        Counter(label: "relais_signaling_errors_total", dimensions: [("code", code)], factory: factory).increment()
+    }
+
+    func cameraCommand(result: String) {
+        Counter(label: "relais_camera_commands_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    func participantJoined(role: String) {
+        Counter(label: "relais_participants_joined_total", dimensions: [("role", role)], factory: factory).increment()
+    }
+
+    func participantLeft(reason: String) {
+        Counter(label: "relais_participants_left_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    func consultationStarted() {
+        Counter(label: "relais_consultations_started_total", factory: factory).increment()
+    }
+
+    func adminRequest(status: Int) {
+        Counter(label: "relais_admin_requests_total", dimensions: [("status", "\(status)")], factory: factory).increment()
+    }
+
+    // MARK: Scrape
+
+    /// What a scrape needs of the live server, gathered off the media path.
+    struct Sample {
+        var rooms: Int
+        var participants: Int
+        var loops: [MediaLoopCounters]
+        var transports: Int
+        var inboundPacketsLost: Int
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    func render(_ sample: Sample) -> String {
+        Gauge(label: "relais_rooms", factory: factory).record(sample.rooms)
+        Gauge(label: "relais_participants", factory: factory).record(sample.participants)
+        Gauge(label: "relais_transports", factory: factory).record(sample.transports)
+        Gauge(label: "relais_inbound_packets_lost", factory: factory).record(sample.inboundPacketsLost)
+        for (index, counters) in sample.loops.enumerated() {
+            let previous = published.withLock { state in
+                defer { state[index] = counters }
+                return state[index] ?? MediaLoopCounters()
+            }
+            let loop = ("loop", "\(index)")
+            func advance(_ label: String, _ extra: [(String, String)] = [], _ value: (MediaLoopCounters) -> Int) {
+                let delta = value(counters) - value(previous)
+                let counter = Counter(label: label, dimensions: [loop] + extra, factory: factory)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+            }
+            advance("relais_packets_in_total") { $0.datagramsIn }
+            advance("relais_packets_out_total") { $0.datagramsOut }
+            advance("relais_bytes_in_total") { $0.bytesIn }
+            advance("relais_bytes_out_total") { $0.bytesOut }
+            advance("relais_rtp_forwarded_total") { $0.forwarded }
+            advance("relais_unrouted_datagrams_total") { $0.unrouted }
+            advance("relais_retransmissions_total") { $0.retransmissions }
+            advance("relais_retransmission_misses_total") { $0.retransmissionMisses }
+            advance("relais_nacks_sent_total") { $0.nacksToPublishers }
+            advance("relais_plis_sent_total") { $0.keyframeRequests }
+            advance("relais_srtp_failures_total") { $0.srtpFailures }
+            advance("relais_dtls_failures_total") { $0.dtlsFailures }
+            advance("relais_ice_consent_expiries_total") { $0.consentExpiries }
+            advance("relais_transports_opened_total") { $0.transportsOpened }
+            advance("relais_transports_closed_total") { $0.transportsClosed }
+        }
+        return registry.emitToString()
+    }
+}
+
+extension MediaLoopCounters {
+    /// SRTP/SRTCP datagrams refused: authentication failures, replays and malformed packets.
+    var srtpFailures: Int {
+        drops.reduce(0) { sum, entry in
+            if case .srtp = entry.key { return sum + entry.value }
+            return sum
+        }
+    }
+}
