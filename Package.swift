@@ -230,7 +230,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisServerTests",
-            dependencies: ["RelaisServer", "RelaisWire", "RelaisSignaling"],
+            dependencies: [
+                "RelaisServer", "RelaisWire", "RelaisSignaling", "RelaisTransport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -51,6 +51,10 @@ extension MediaLoop {
     // MARK: Publisher RTP
 
     /// A decrypted RTP packet from a publisher is in `receive[0..<length]`.
+    ///
+    /// Statistics cost a few integer stores per packet: the producer counts the decrypted RTP
+    /// length, each consumer the rewritten length it forwards (before protection), and a video
+    /// packet is checked once for a keyframe start.
     func forwardPublishedRTP(_ publisher: PublisherSession, length: Int, now: Instant) {
         let packet = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
         guard let view = try? RTPPacketView(parsing: packet) else { return }
@@ -58,17 +62,24 @@ extension MediaLoop {
         guard let track = publisher.tracksBySSRC[ssrc] ?? bindSSRC(publisher, view: view) else { return }
         let sequence = view.sequenceNumber
         if track.statistics == nil { track.statistics = ReceiveStatistics(ssrc: view.ssrc, clockRate: track.clockRate) }
-        _ = track.statistics?.record(sequence: sequence, rtpTimestamp: view.timestamp, arrival: now)
+        let outcome = track.statistics?.record(sequence: sequence, rtpTimestamp: view.timestamp, arrival: now)
         if track.cache != nil {
             track.nack.received(sequence, now: now)
             _ = track.cache?.store(packet, sequence: sequence, now: now)
         }
+        track.counters.record(bytes: length, now: now)
+        // A duplicate (a retransmission that crossed the original) is no new keyframe.
+        let keyframe = track.kind == .video && outcome != .duplicate
+            && KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
+        if keyframe { track.counters.keyframes &+= 1 }
         for consumer in track.consumers {
             guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected else { continue }
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
             switch consumer.downTrack.rewrite(transmit, length: length, now: now) {
             case .forward(let n):
                 counters.forwarded += 1
+                consumer.counters.record(bytes: n, now: now)
+                if keyframe { consumer.counters.keyframes &+= 1 }
                 sendProtectedTransmit(to: subscriber, length: n)
             case .dropAndRequestKeyframe:
                 requestKeyframe(track, now: now)
@@ -84,7 +95,7 @@ extension MediaLoop {
         let mid = String(decoding: value, as: UTF8.self)
         guard let track = publisher.tracks.first(where: { $0.mid == mid }) else { return nil }
         track.ssrc = view.ssrc.rawValue
-        track.statistics = nil
+        track.resetStatistics()
         publisher.rebuildIndex()
         return track
     }
@@ -113,6 +124,7 @@ extension MediaLoop {
             return
         }
         counters.keyframeRequests += 1
+        track.counters.plis += 1
         sendRTCP(entry: entry, length: writer.position)
     }
 
@@ -121,17 +133,22 @@ extension MediaLoop {
         return nil
     }
 
-    /// Receiver reports (RFC 3550 §6.4.2) once a second, NACKs for detected loss, and keyframe
-    /// requests the throttle held back.
+    /// Receiver reports (RFC 3550 §6.4.2) once a second, NACKs for detected loss, keyframe
+    /// requests the throttle held back, and the tracks' rate meters and freeze detection.
     func tickRoom(_ room: RoomMedia, now: Instant) {
+        for subscriber in room.subscribers.values {
+            let connected = entries[subscriber.transport]?.transport.isConnected ?? false
+            for consumer in subscriber.consumers.values { consumer.tickStatistics(now: now, connected: connected) }
+        }
         for publisher in room.publishers.values {
+            for track in publisher.tracks { track.tickStatistics(now: now) }
             guard let entry = entries[publisher.transport], entry.transport.isConnected else { continue }
             for track in publisher.tracks {
                 if track.keyframeThrottle.poll(now: now) { sendPLI(track) }
                 guard track.cache != nil, let ssrc = track.ssrc else { continue }
                 publisher.lostScratch.removeAll(keepingCapacity: true)
                 track.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
-                if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, mediaSSRC: ssrc, lost: publisher.lostScratch) }
+                if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, track: track, mediaSSRC: ssrc, lost: publisher.lostScratch) }
             }
             if now.since(publisher.lastReceiverReport) >= .seconds(1) {
                 publisher.lastReceiverReport = now
@@ -140,7 +157,7 @@ extension MediaLoop {
         }
     }
 
-    private func sendNACK(entry: TransportEntry, room: RoomMedia, mediaSSRC: UInt32, lost: [SequenceNumber]) {
+    private func sendNACK(entry: TransportEntry, room: RoomMedia, track: ProducerTrack, mediaSSRC: UInt32, lost: [SequenceNumber]) {
         var remaining = lost[...]
         while !remaining.isEmpty {
             var writer = ByteWriter(transmit)
@@ -151,6 +168,7 @@ extension MediaLoop {
                 into: UnsafeMutableRawBufferPointer(rebasing: transmit[start..<1200]))
             guard written > 0, covered > 0 else { return }
             counters.nacksToPublishers += 1
+            track.counters.nacks += 1
             sendRTCP(entry: entry, length: start + written)
             remaining = remaining.dropFirst(covered)
         }
@@ -185,12 +203,14 @@ extension MediaLoop {
                 var writer = ByteWriter(transmit)
                 guard (try? report.serialize(into: &writer)) != nil else { continue }
                 sendRTCP(entry: subscriber, length: writer.position)
+                consumer.feedback.senderReportSent(ntp: report.ntpTimestamp, at: now)
             }
         }
     }
 
     /// A decrypted compound from a subscriber: NACKs are answered from the producer's cache,
-    /// PLI and FIR become (throttled) keyframe requests to the publisher.
+    /// PLI and FIR become (throttled) keyframe requests to the publisher, and report blocks (in
+    /// RRs, or SRs of a subscriber that also sends) feed the consumers' loss, jitter and RTT.
     func handleSubscriberRTCP(_ subscriber: SubscriberSession, length: Int, now: Instant) {
         guard let entry = entries[subscriber.transport] else { return }
         let compound = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
@@ -198,8 +218,9 @@ extension MediaLoop {
         while let packet = try? cursor.next() {
             switch (packet.packetType, packet.format) {
             case (RTCPPacketType.transportFeedback, RTCPFeedbackFormat.genericNACK):
-                guard let nack = try? GenericNACKView(packet), let consumer = subscriber.consumers[nack.mediaSSRC.rawValue],
-                      let cache = consumer.producer.cache else { continue }
+                guard let nack = try? GenericNACKView(packet), let consumer = subscriber.consumers[nack.mediaSSRC.rawValue] else { continue }
+                consumer.counters.nacks += 1
+                guard let cache = consumer.producer.cache else { continue }
                 for output in nack.lostSequenceNumbers {
                     guard let input = consumer.downTrack.inputSequence(forOutput: output),
                           let stored = cache.packet(for: input, now: now), stored.count <= MediaLoop.scratchSize - SRTPSession.maxTrailer
@@ -210,16 +231,23 @@ extension MediaLoop {
                     UnsafeMutableRawBufferPointer(rebasing: transmit[0..<stored.count]).copyMemory(from: stored)
                     guard let n = consumer.downTrack.rewriteRetransmission(transmit, length: stored.count, outputSequence: output) else { continue }
                     counters.retransmissions += 1
+                    consumer.counters.record(bytes: n, now: now)
                     sendProtectedTransmit(to: entry, length: n)
                 }
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication):
                 guard let pli = try? PictureLossIndicationView(packet), let consumer = subscriber.consumers[pli.mediaSSRC.rawValue] else { continue }
+                consumer.counters.plis += 1
                 requestKeyframe(consumer.producer, now: now)
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
                 guard let fir = try? FullIntraRequestView(packet) else { continue }
                 for index in 0..<fir.entryCount {
-                    if let consumer = subscriber.consumers[fir.entry(at: index).ssrc.rawValue] { requestKeyframe(consumer.producer, now: now) }
+                    if let consumer = subscriber.consumers[fir.entry(at: index).ssrc.rawValue] {
+                        consumer.counters.plis += 1
+                        requestKeyframe(consumer.producer, now: now)
+                    }
                 }
+            case (RTCPPacketType.receiverReport, _), (RTCPPacketType.senderReport, _):
+                subscriber.receiveReports(packet, now: now)
             default:
                 continue
             }

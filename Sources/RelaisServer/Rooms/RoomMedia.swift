@@ -25,6 +25,10 @@ final class ProducerTrack {
     let cache: RetransmissionBuffer?
     var keyframeThrottle = KeyframeRequestThrottle()
     var consumers: [ConsumerTrack] = []
+    /// Packets and bytes received (decrypted RTP length), keyframes seen, NACKs and PLIs sent.
+    var counters = TrackCounters()
+    /// Fraction lost over the last rate interval, from `statistics`.
+    var loss = LossInterval()
 
     init(trackID: String, section: PublishedSection, publisher: TransportID) {
         self.trackID = trackID
@@ -37,6 +41,22 @@ final class ProducerTrack {
         self.ssrc = section.ssrc
         self.cache = section.kind == .video ? RetransmissionBuffer() : nil
     }
+
+    /// Starts the receive statistics afresh (the publisher's SSRC changed).
+    func resetStatistics() {
+        statistics = nil
+        loss.reset()
+    }
+
+    /// Once a loop tick: the rate meter, the loss interval with each rate sample, and for video a
+    /// freeze when packets stopped (`TrackCounters.freezeThreshold`).
+    func tickStatistics(now: Instant) {
+        let sampledAt = counters.rate.sampleAt
+        counters.tick(now: now, detectFreezes: kind == .video)
+        if counters.rate.sampleAt != sampledAt, let statistics {
+            loss.sample(lost: statistics.cumulativeLost, received: statistics.packetsReceived)
+        }
+    }
 }
 
 /// One subscriber's copy of a producer (mediasoup: Consumer).
@@ -44,11 +64,23 @@ final class ConsumerTrack {
     let subscriber: TransportID
     unowned let producer: ProducerTrack
     var downTrack: DownTrack
+    /// Packets and bytes sent, retransmissions included (rewritten RTP length, before protection), keyframes forwarded,
+    /// NACKs and PLI/FIR received from the subscriber.
+    var counters = TrackCounters()
+    /// Loss, jitter and round-trip time from the subscriber's reports.
+    var feedback = ConsumerFeedback()
 
     init(subscriber: TransportID, producer: ProducerTrack, downTrack: DownTrack) {
         self.subscriber = subscriber
         self.producer = producer
         self.downTrack = downTrack
+    }
+
+    /// Once a loop tick: the rate meter and, for video while the subscriber is connected, a freeze
+    /// when forwarding stopped. Nothing counts before the first forwarded packet (the first
+    /// keyframe), so a subscriber still waiting for its first keyframe never shows a freeze.
+    func tickStatistics(now: Instant, connected: Bool) {
+        counters.tick(now: now, detectFreezes: connected && producer.kind == .video)
     }
 }
 
@@ -85,6 +117,26 @@ final class SubscriberSession {
 
     init(room: RoomMedia) {
         self.room = room
+    }
+
+    /// Takes in the report blocks of an RR or SR from this subscriber (RFC 3550 §6.4.1); blocks
+    /// about SSRCs that are not one of its consumers' outputs are ignored. Allocates nothing.
+    func receiveReports(_ packet: RTCPHeaderView, now: Instant) {
+        switch packet.packetType {
+        case RTCPPacketType.receiverReport:
+            guard let rr = try? ReceiverReportView(packet) else { return }
+            for index in 0..<rr.reportBlockCount { receiveReportBlock(rr.reportBlock(at: index), now: now) }
+        case RTCPPacketType.senderReport:
+            guard let sr = try? SenderReportView(packet) else { return }
+            for index in 0..<sr.reportBlockCount { receiveReportBlock(sr.reportBlock(at: index), now: now) }
+        default:
+            return
+        }
+    }
+
+    private func receiveReportBlock(_ block: ReportBlock, now: Instant) {
+        guard let consumer = consumers[block.ssrc.rawValue] else { return }
+        consumer.feedback.record(block, clockRate: consumer.downTrack.clockRate, now: now)
     }
 }
 
@@ -129,7 +181,7 @@ final class RoomMedia {
                 if let ssrc = section.ssrc, ssrc != existing.ssrc {
                     // The publisher restarted its stream: subscribers see one continuous stream.
                     existing.ssrc = ssrc
-                    existing.statistics = nil
+                    existing.resetStatistics()
                     for consumer in existing.consumers { consumer.downTrack.resetSource() }
                 }
                 tracks.append(existing)
