@@ -25,8 +25,14 @@ import Testing
 
     static func get<T: Decodable>(_ type: T.Type, _ url: String, token: String) async throws -> T {
         let (status, body) = try await call("GET", url, token: token)
-        try #require(status == 200, "GET \(url): \(status) \(String(decoding: body, as: UTF8.self))")
+        guard status == 200 else { throw HTTPStatus(url: url, status: status, body: String(decoding: body, as: UTF8.self)) }
         return try JSONDecoder.admin.decode(T.self, from: body)
+    }
+
+    struct HTTPStatus: Error {
+        var url: String
+        var status: Int
+        var body: String
     }
 
     static func client(_ server: String, room: String, role: String, name: String, _ extra: [String]) throws -> ChildProcess {
@@ -187,6 +193,87 @@ import Testing
         #expect(past.endReason?.hasPrefix("ended by operator") == true, "\(past)")
         #expect(past.participants.first { $0.participant == expertID }?.leaveReason == "removed")
         #expect(past.participants.first { $0.role == "cart" }?.leaveReason == "ended")
+    }
+
+    // MARK: Statistics against what the clients measured
+
+    /// The bitrates and loss the API reports for a cart's video (as the relay receives it) and for
+    /// the expert's copy (as the relay forwards it) agree with what the expert's client measured.
+    @Test func reportedBitratesAndLossAgreeWithTheClients() async throws {
+        struct Line: Decodable {
+            struct Report: Decodable {
+                struct Track: Decodable {
+                    struct Stream: Decodable {
+                        var bitrateBitsPerSecond: Double
+                        var packetsReceived: Int
+                        var packetsLost: Int
+                    }
+                    var kind: String
+                    var stream: Stream
+                }
+                var durationSeconds: Double
+                var tracks: [Track]
+            }
+            var type: String
+            var report: Report
+        }
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let token = try await Self.operatorToken()
+        let host = "127.0.0.1:\(server.running.httpPort)"
+        let cart = try ChildProcess(builtExecutable("relais-client"), [
+            "join", "--url", "ws://\(host)/v1/signaling", "--room", "stroke-stats", "--role", "cart", "--name", "ER cart",
+            "--token-secret", Self.secret, "--width", "640", "--height", "360", "--bitrate", "1000", "--duration", "16",
+        ])
+        let expert = try ChildProcess(builtExecutable("relais-client"), [
+            "join", "--url", "ws://\(host)/v1/signaling", "--room", "stroke-stats", "--role", "expert", "--name", "Dr. S",
+            "--token-secret", Self.secret, "--no-publish", "--no-decode", "--duration", "13", "--json",
+        ])
+        defer { Task { await cart.stop(); await expert.stop() } }
+        _ = try await Self.eventually("video forwarded to the expert") { () -> Bool? in
+            let detail = try? await Self.get(Session.self, server.httpBase + "/v1/admin/sessions/stroke-stats", token: token)
+            let out = detail?.participants.first { $0.role == "expert" }?.subscribe?.tracks.first { $0.direction == .out && $0.kind == "video" }
+            return (out?.packets ?? 0) > 0 ? true : nil
+        }
+        // Sample the API through the steady part of the run (the rates are per second; average them).
+        let started = ContinuousClock.now
+        var inbound: [Double] = [], outbound: [Double] = []
+        var last: Session?
+        try await Task.sleep(for: .seconds(2))
+        while ContinuousClock.now - started < .seconds(9) {
+            let detail = try await Self.get(Session.self, server.httpBase + "/v1/admin/sessions/stroke-stats", token: token)
+            let cartIn = detail.participants.first { $0.role == "cart" }?.publish?.tracks.first { $0.kind == "video" }
+            let expertOut = detail.participants.first { $0.role == "expert" }?.subscribe?.tracks.first { $0.kind == "video" }
+            if let cartIn, let expertOut {
+                inbound.append(cartIn.bitrateKbps)
+                outbound.append(expertOut.bitrateKbps)
+                #expect(expertOut.fromParticipant == detail.participants.first { $0.role == "cart" }?.id)
+            }
+            last = detail
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(await expert.wait() == 0, "\(expert.text.suffix(1500))")
+        let lines = expert.text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        let progress = lines.filter { $0.type == "progress" && $0.report.durationSeconds >= 3 && $0.report.durationSeconds <= 11 }
+        let measured = progress.compactMap { $0.report.tracks.first { $0.kind == "video" }?.stream.bitrateBitsPerSecond }
+        try #require(measured.count >= 5 && inbound.count >= 8, "client samples \(measured.count), API samples \(inbound.count)")
+        let client = measured.reduce(0, +) / Double(measured.count) / 1000
+        let apiIn = inbound.reduce(0, +) / Double(inbound.count)
+        let apiOut = outbound.reduce(0, +) / Double(outbound.count)
+        #expect(client > 500, "the cart sends about 1 Mbit/s of video: \(client) kbit/s measured")
+        #expect(abs(apiIn - client) / client < 0.10, "API in \(apiIn) kbit/s, client measured \(client) kbit/s")
+        #expect(abs(apiOut - client) / client < 0.10, "API out \(apiOut) kbit/s, client measured \(client) kbit/s")
+
+        // Loss: what the expert's receiver reports told the relay is what the expert counted.
+        let final = try #require(lines.last { $0.type == "final" }?.report.tracks.first { $0.kind == "video" })
+        let out = try #require(last?.participants.first { $0.role == "expert" }?.subscribe?.tracks.first { $0.kind == "video" })
+        #expect(abs(out.packetsLost - final.stream.packetsLost) <= max(2, final.stream.packetsReceived / 100),
+                "API \(out.packetsLost) lost, client \(final.stream.packetsLost)")
+        #expect(out.roundTripMs != nil, "RTT from the expert's receiver reports")
+        let cartIn = try #require(last?.participants.first { $0.role == "cart" }?.publish?.tracks.first { $0.kind == "video" })
+        #expect(cartIn.keyframes >= 1)
+        #expect(cartIn.packets >= out.packets)
+        _ = await cart.wait()
     }
 
     // MARK: Metrics

@@ -163,11 +163,16 @@ struct AdminRoutes: Sendable {
     private func metricsSample() async throws -> ServerMetrics.Sample {
         let rooms = await registry.allRooms
         var participants = 0
-        for room in rooms { participants += await room.participantIDs.count }
+        var lost = 0
+        for room in rooms {
+            participants += await room.participantIDs.count
+            let statistics = try await media.roomStatistics(loop: room.loop, room: room.name)
+            lost += statistics.transports.values.reduce(0) { $0 + $1.published.reduce(0) { $0 + max($1.packetsLost, 0) } }
+        }
         let snapshots = try await media.snapshots()
         return ServerMetrics.Sample(
             rooms: rooms.count, participants: participants, loops: try await media.counters(),
-            transports: snapshots.filter { !$0.closed }.count, inboundPacketsLost: 0)
+            transports: snapshots.filter { !$0.closed }.count, inboundPacketsLost: lost)
     }
 
     private func json(_ value: some Encodable) throws -> Response {

@@ -9,8 +9,7 @@ extension Room {
     /// The consultation as the admin API shows it: participants, their peer connections with the
     /// media loop's statistics (one hop to the loop per request), and the cameras.
     func adminSession() async -> Session {
-        let ids = order.compactMap { participants[$0] }.flatMap { [$0.publishTransport, $0.subscribeTransport].compactMap { $0 } }
-        let statistics = (try? await media.roomStatistics(loop: loop, room: name, transports: ids)) ?? RoomMediaStatistics(transports: [:], localAddress: nil)
+        let statistics = (try? await media.roomStatistics(loop: loop, room: name)) ?? RoomMediaStatistics(transports: [:])
         // Tracks by their publisher, to name where a forwarded track comes from.
         var publisherOfTrack: [String: String] = [:]
         for participant in participants.values {
@@ -21,8 +20,8 @@ extension Room {
                 id: participant.id, name: participant.info.displayName, role: participant.info.role.rawValue,
                 subject: participant.subject, joinedAt: participant.joinedAt,
                 state: participant.outbox == nil ? .disconnected : .connected,
-                publish: participant.publishTransport.flatMap { statistics.peerConnection($0, publisherOfTrack: publisherOfTrack) },
-                subscribe: participant.subscribeTransport.flatMap { statistics.peerConnection($0, publisherOfTrack: publisherOfTrack) })
+                publish: participant.publishTransport.flatMap { statistics.transports[$0]?.peerConnection(publisherOfTrack: publisherOfTrack) },
+                subscribe: participant.subscribeTransport.flatMap { statistics.transports[$0]?.peerConnection(publisherOfTrack: publisherOfTrack) })
         }
         let cameras = camera.allCameraStates.map { state in
             RelaisAdmin.Camera(cameraId: state.cameraId, cart: state.cartId, controller: state.controller, moving: camera.isMoving(cameraId: state.cameraId))
@@ -62,13 +61,10 @@ extension Room {
     }
 }
 
-/// What the media loop knows of some of a room's transports (admin API snapshots).
-struct RoomMediaStatistics: Sendable {
-    var transports: [TransportID: TransportSnapshot]
-    var localAddress: TransportAddress?
-
-    func peerConnection(_ id: TransportID, publisherOfTrack: [String: String]) -> PeerConnection? {
-        guard let snapshot = transports[id] else { return nil }
+extension TransportStatistics {
+    /// The admin API's view of one peer connection. `in` tracks are what the participant
+    /// publishes; `out` tracks what the relay forwards to it, named by their publisher.
+    func peerConnection(publisherOfTrack: [String: String]) -> PeerConnection {
         let state: String
         let dtls: String
         if snapshot.closed {
@@ -83,20 +79,23 @@ struct RoomMediaStatistics: Sendable {
         let pair = snapshot.selected.map { CandidatePair(local: localAddress.map { "\($0)" } ?? "-", remote: "\($0)") }
         var drops: [String: Int] = [:]
         for (reason, count) in snapshot.drops { drops["\(reason)", default: 0] += count }
+        let inbound = published.map { track in
+            TrackStats(
+                trackId: track.trackID, kind: track.kind, direction: .in, ssrc: track.ssrc, bitrateKbps: track.bitrateKbps,
+                packets: track.packets, bytes: track.bytes, packetsLost: track.packetsLost, fractionLost: track.fractionLost,
+                jitterMs: track.jitterMs, roundTripMs: nil, nacks: track.nacks, plis: track.plis, keyframes: track.keyframes,
+                freezes: track.freezes)
+        }
+        let outbound = forwarded.map { track in
+            TrackStats(
+                trackId: track.trackID, kind: track.kind, direction: .out, ssrc: track.outputSSRC,
+                fromParticipant: publisherOfTrack[track.trackID], bitrateKbps: track.bitrateKbps, packets: track.packets,
+                bytes: track.bytes, packetsLost: track.packetsLost, fractionLost: track.fractionLost, jitterMs: track.jitterMs,
+                roundTripMs: track.roundTripMs, nacks: track.nacks, plis: track.plis, keyframes: track.keyframes, freezes: track.freezes)
+        }
         return PeerConnection(
             state: state, selectedPair: pair, dtlsState: dtls, srtpProfile: snapshot.profile?.rawValue,
             packetsIn: snapshot.stats.rtpIn + snapshot.stats.rtcpIn, packetsOut: snapshot.stats.rtpOut + snapshot.stats.rtcpOut,
-            bytesIn: snapshot.stats.bytesIn, bytesOut: snapshot.stats.bytesOut, drops: drops, tracks: [])
-    }
-}
-
-extension MediaServer {
-    /// Snapshots of the given transports of one loop, and the loop's socket address.
-    func roomStatistics(loop: Int, room: String, transports: [TransportID]) async throws -> RoomMediaStatistics {
-        try await onLoop(loop) { mediaLoop in
-            var snapshots: [TransportID: TransportSnapshot] = [:]
-            for id in transports { snapshots[id] = mediaLoop.transportSnapshot(id) }
-            return RoomMediaStatistics(transports: snapshots, localAddress: mediaLoop.localAddress)
-        }
+            bytesIn: snapshot.stats.bytesIn, bytesOut: snapshot.stats.bytesOut, drops: drops, tracks: inbound + outbound)
     }
 }
