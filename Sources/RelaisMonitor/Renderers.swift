@@ -11,7 +11,7 @@ public enum Render {
     public static func sessions(_ list: SessionList, now: Date, previous: SessionList? = nil) -> String {
         guard !list.sessions.isEmpty else { return "no live consultations\n" }
         var table = TextTable([
-            .init("!"), .init("ID"), .init("ROOM"), .init("AGE", .right), .init("PART", .right), .init("ROLES"),
+            .init(""), .init("ID"), .init("ROOM"), .init("AGE", .right), .init("PART", .right), .init("ROLES"),
             .init("LOSS", .right), .init("IN kbit/s", .right), .init("OUT kbit/s", .right), .init("CAMERA"), .init("ATTENTION"),
         ])
         let previousById = Dictionary((previous?.sessions ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

@@ -36,7 +36,7 @@ public enum Terminal {
         for (index, line) in lines.enumerated() {
             out += columns.map { line.count > $0 ? String(line.prefix($0)) : line } ?? line
             out += clearToEndOfLine
-            if index < lines.count - 1 { out += "\r\n" }
+            if index < lines.count - 1 { out += "\n" }  // OPOST stays on: the tty adds the CR
         }
         return out + clearToEndOfScreen
     }

@@ -53,7 +53,6 @@ final class CannedServer: Sendable {
                 if authorization != "Bearer good" {
                     answer = Answer(status: .unauthorized, body: #"{"error":{"code":"unauthorized","message":"token rejected: signature"}}"#)
                 }
-                if path == "/echo-query" { answer = Answer(status: .teapot, body: uri, contentType: "text/plain") }
                 var headers = HTTPHeaders([("content-type", answer.contentType), ("content-length", String(answer.body.utf8.count))])
                 headers.add(name: "connection", value: "close")
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))), promise: nil)

@@ -215,7 +215,7 @@ import Testing
 
     @Test func terminalFrameRedrawsInPlace() {
         let frame = Terminal.frame("abcdef\nxy\n", columns: 4, rows: 10)
-        #expect(frame == "\u{1B}[Habcd\u{1B}[K\r\nxy\u{1B}[K\u{1B}[J")
-        #expect(Terminal.frame("1\n2\n3\n", columns: nil, rows: 2) == "\u{1B}[H1\u{1B}[K\r\n2\u{1B}[K\u{1B}[J")
+        #expect(frame == "\u{1B}[Habcd\u{1B}[K\nxy\u{1B}[K\u{1B}[J")
+        #expect(Terminal.frame("1\n2\n3\n", columns: nil, rows: 2) == "\u{1B}[H1\u{1B}[K\n2\u{1B}[K\u{1B}[J")
     }
 }
