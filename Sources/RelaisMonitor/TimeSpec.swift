@@ -13,7 +13,7 @@ public enum TimeSpec: Sendable, Equatable {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let spanSeconds = Self.parseSpan(trimmed) {
             self = .ago(seconds: spanSeconds)
-        } else if let date = AdminTime.parse(trimmed) {
+        } else if Self.fieldsInRange(trimmed), let date = AdminTime.parse(trimmed) {
             self = .at(date)
         } else if let date = Self.parseDate(trimmed) {
             self = .at(date)
@@ -60,6 +60,17 @@ public enum TimeSpec: Sendable, Equatable {
         // A trailing number without a unit (`24`) is ambiguous: refuse it rather than guess.
         guard !sawDigit else { return nil }
         return total
+    }
+
+    /// Foundation's ISO 8601 parser rolls `25:00:00` over into the next day; an operator who typed
+    /// that made a mistake, so the fields of `YYYY-MM-DDTHH:MM:SS` are checked first.
+    static func fieldsInRange(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 19 else { return false }
+        func number(_ range: Range<Int>) -> Int? { Int(String(decoding: bytes[range], as: UTF8.self)) }
+        guard let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19) else { return false }
+        return (1...12).contains(month) && (1...31).contains(day) && hour <= 23 && minute <= 59 && second <= 60
     }
 
     /// `YYYY-MM-DD`, midnight UTC.

@@ -150,8 +150,9 @@ final class CannedServer: Sendable {
         #expect(await RelaisMonitorMain.run(["sessions", "--server", server.base, "--token", "bad"]) == 4)
         #expect(await RelaisMonitorMain.run(["show", "nope", "--server", server.base, "--token", "good"]) == 5)
         #expect(await RelaisMonitorMain.run(["end", "nope", "--server", server.base, "--token", "good"]) == 5)
+        let base = server.base
         await server.stop()
-        #expect(await RelaisMonitorMain.run(["sessions", "--server", server.base, "--token", "good"]) == 3)
-        #expect(await RelaisMonitorMain.run(["watch", "--server", server.base, "--token", "good", "--count", "1"]) == 3)
+        #expect(await RelaisMonitorMain.run(["sessions", "--server", base, "--token", "good"]) == 3)
+        #expect(await RelaisMonitorMain.run(["watch", "--server", base, "--token", "good", "--count", "1"]) == 3)
     }
 }
