@@ -16,7 +16,8 @@
 //   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
 //   RelaisNIO        NIO glue shared by server and client (socket address conversions)
 //   RelaisClient     the headless client: signaling client, client transports, media sessions, stats
-//   relais-server, relais-client   the executables (flags, logging, lifecycle)
+//   RelaisMonitor    the operators' client of the admin API: HTTP client, SSE reader, renderers
+//   relais-server, relais-client, relais-monitor   the executables (flags, logging, lifecycle)
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -38,8 +39,10 @@ let package = Package(
         .library(name: "RelaisAdmin", targets: ["RelaisAdmin"]),
         .library(name: "RelaisServer", targets: ["RelaisServer"]),
         .library(name: "RelaisClient", targets: ["RelaisClient"]),
+        .library(name: "RelaisMonitor", targets: ["RelaisMonitor"]),
         .executable(name: "relais-server", targets: ["relais-server"]),
         .executable(name: "relais-client", targets: ["relais-client"]),
+        .executable(name: "relais-monitor", targets: ["relais-monitor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -54,6 +57,8 @@ let package = Package(
         // Operators: Prometheus metrics through swift-metrics.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // relais-monitor's HTTP client for the admin API.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -171,6 +176,26 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // MARK: Operators' CLI: admin API client, SSE reader, table/detail/watch renderers (no relay code)
+        .target(
+            name: "RelaisMonitor",
+            dependencies: [
+                "RelaisAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "relais-monitor",
+            dependencies: [
+                "RelaisMonitor", "RelaisAdmin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "relais-server",
             dependencies: [
@@ -234,6 +259,17 @@ let package = Package(
                 "RelaisServer", "RelaisWire", "RelaisSignaling", "RelaisTransport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisMonitorTests",
+            dependencies: [
+                "RelaisMonitor", "RelaisAdmin", "relais-monitor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),
