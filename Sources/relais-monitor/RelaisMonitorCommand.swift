@@ -172,21 +172,31 @@ struct Kick: AsyncParsableCommand {
     }
 }
 
-struct History: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Past consultations, newest first (start, end, duration, room, participants, end reason).")
-    @OptionGroup var global: GlobalOptions
+/// The time window, room and limit shared by `history` and `audit`.
+struct WindowOptions: ParsableArguments {
     @Option(help: "How far back: 90s, 30m, 24h, 7d, 2w, or an ISO 8601 time or date (UTC).") var since: SinceOption?
     @Option(help: "Only this room.") var room: String?
-    @Option(help: "At most this many consultations (server default 200, cap 10000).") var limit: Int?
+    @Option(help: "At most this many rows (server defaults: 200 consultations, 1000 audit entries; cap 10000).") var limit: Int?
 
     func validate() throws {
         if let limit, limit <= 0 { throw ValidationError("--limit must be a positive number") }
     }
 
+    /// The window's start; 24 hours back by default.
+    func start(now: Date) -> Date {
+        (since?.spec ?? .ago(seconds: 86_400)).resolve(now: now)
+    }
+}
+
+struct History: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Past consultations, newest first (start, end, duration, room, participants, end reason).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var window: WindowOptions
+
     func run() async throws {
         let now = Date()
         try await global.withClient { client in
-            let list = try await client.history(since: (since?.spec ?? .ago(seconds: 86_400)).resolve(now: now), room: room, limit: limit)
+            let list = try await client.history(since: window.start(now: now), room: window.room, limit: window.limit)
             if global.json { try global.printJSON(list) } else { emit(Render.history(list, now: now)) }
         }
     }
@@ -195,18 +205,12 @@ struct History: AsyncParsableCommand {
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Camera commands and errors, oldest first.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Only this room.") var room: String?
-    @Option(help: "How far back: 90s, 30m, 24h, 7d, 2w, or an ISO 8601 time or date (UTC).") var since: SinceOption?
-    @Option(help: "At most this many entries (server default 1000, cap 10000).") var limit: Int?
-
-    func validate() throws {
-        if let limit, limit <= 0 { throw ValidationError("--limit must be a positive number") }
-    }
+    @OptionGroup var window: WindowOptions
 
     func run() async throws {
         let now = Date()
         try await global.withClient { client in
-            let list = try await client.audit(since: (since?.spec ?? .ago(seconds: 86_400)).resolve(now: now), room: room, limit: limit)
+            let list = try await client.audit(since: window.start(now: now), room: window.room, limit: window.limit)
             if global.json { try global.printJSON(list) } else { emit(Render.audit(list)) }
         }
     }

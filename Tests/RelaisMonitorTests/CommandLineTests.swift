@@ -27,11 +27,11 @@ import Testing
 
     @Test func historyOptions() throws {
         let history = try #require(try RelaisMonitorCommand.parseAsRoot(["history", "--since", "7d", "--room", "derm-7", "--limit", "5"]) as? History)
-        #expect(history.since?.spec == .ago(seconds: 604_800))
-        #expect(history.room == "derm-7")
-        #expect(history.limit == 5)
+        #expect(history.window.since?.spec == .ago(seconds: 604_800))
+        #expect(history.window.room == "derm-7")
+        #expect(history.window.limit == 5)
         let audit = try #require(try RelaisMonitorCommand.parseAsRoot(["audit", "--room", "stroke-1", "--since", "2026-11-25"]) as? Audit)
-        #expect(audit.since?.spec == .at(Date(timeIntervalSince1970: 1_795_564_800)))
+        #expect(audit.window.since?.spec == .at(Date(timeIntervalSince1970: 1_795_564_800)))
     }
 
     @Test func watchOptions() throws {
