@@ -155,6 +155,7 @@ import Testing
             $0.history = .init(path: directory.appendingPathComponent("history.sqlite").path)
         }
         defer { Task { await server.stop() } }
+        let events = server.running.events.subscribe()
         let token = try await Self.operatorToken()
         let host = "127.0.0.1:\(server.running.httpPort)"
         let cart = try Self.client(host, room: "derm-7", role: "cart", name: "Clinic cart", ["--duration", "30"])
@@ -193,6 +194,16 @@ import Testing
         #expect(past.endReason?.hasPrefix("ended by operator") == true, "\(past)")
         #expect(past.participants.first { $0.participant == expertID }?.leaveReason == "removed")
         #expect(past.participants.first { $0.role == "cart" }?.leaveReason == "ended")
+
+        // The live stream told the whole story, in order.
+        server.running.events.finishAll()
+        var kinds: [SessionEvent.Kind] = []
+        for await event in events where event.consultation == session.id { kinds.append(event.type) }
+        #expect(kinds.first == .consultationStarted)
+        #expect(kinds.last == .consultationEnded)
+        #expect(kinds.filter { $0 == .participantJoined }.count == 2)
+        #expect(kinds.filter { $0 == .transportConnected }.count >= 3, "\(kinds)")
+        #expect(kinds.contains(.cameraCommand), "the cart's camera advertisement is audited")
     }
 
     // MARK: Statistics against what the clients measured

@@ -256,6 +256,12 @@ extension MediaLoop {
 
     /// A subscriber that just connected needs a keyframe of every video it receives to start decoding.
     func transportConnected(_ entry: TransportEntry) {
+        let profile = entry.transport.srtp?.profile.rawValue ?? "-"
+        switch entry.purpose {
+        case .publisher(let publisher): publisher.room.events(.transportConnected(entry.id, profile: profile))
+        case .subscriber(let subscriber): subscriber.room.events(.transportConnected(entry.id, profile: profile))
+        case .echo: break
+        }
         guard case .subscriber(let subscriber) = entry.purpose else { return }
         let now = Self.now()
         for consumer in subscriber.consumers.values { requestKeyframe(consumer.producer, now: now) }

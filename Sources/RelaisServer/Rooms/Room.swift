@@ -455,6 +455,10 @@ actor Room {
                 participants[to]?.outbox?.send(message)
             case .broadcast(let message, let except):
                 broadcast(message, except: except)
+                if case .floor(let floor) = message {
+                    observer.event(.cameraFloor, scope, participant: floor.controller,
+                                   detail: "\(floor.cameraId): \(floor.controller.map { "controlled by \($0)" } ?? "free"), \(floor.requested.count) waiting")
+                }
             case .refuse(let to, let requestId, let error):
                 participants[to]?.outbox?.fail(error, requestId: requestId)
             case .audit(let record):
@@ -505,6 +509,10 @@ actor Room {
 
     private func handle(_ event: RoomMediaEvent) async {
         switch event {
+        case .transportConnected(let id, let profile):
+            guard let participant = participants.values.first(where: { $0.publishTransport == id || $0.subscribeTransport == id }) else { return }
+            observer.event(.transportConnected, scope, participant: participant.id,
+                           detail: "\(participant.publishTransport == id ? "publish" : "subscribe"): \(profile)")
         case .transportClosed(let id, let reason):
             guard let participant = participants.values.first(where: { $0.publishTransport == id || $0.subscribeTransport == id }) else { return }
             logger.info("media transport closed", metadata: ["participant": "\(participant.id)", "transport": "\(id)", "reason": "\(reason)"])

@@ -5,6 +5,8 @@ import RelaisWire
 enum RoomMediaEvent: Sendable {
     /// A transport closed: consent expired, DTLS failed, or the server is stopping.
     case transportClosed(TransportID, reason: String)
+    /// A transport completed ICE and DTLS: media can flow.
+    case transportConnected(TransportID, profile: String)
 }
 
 /// A published track on the media loop (mediasoup: Producer): the publisher's stream, its receive
