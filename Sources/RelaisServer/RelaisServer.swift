@@ -63,6 +63,7 @@ public struct RelaisServerApp: Sendable {
 
         let router = Router()
         SignalingRoutes(media: media, logger: logger).register(on: router)
+        MediaStatisticsRoute(media: media).register(on: router)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         webSocketRouter.ws("/v1/signaling") { inbound, outbound, _ in
             await SignalingConnection(context: signaling).run(inbound: inbound, outbound: outbound)

@@ -64,7 +64,7 @@ extension MediaLoop {
             _ = track.cache?.store(packet, sequence: sequence, now: now)
         }
         for consumer in track.consumers {
-            guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected else { continue }
+            guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected else { continue }
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
             switch consumer.downTrack.rewrite(transmit, length: length, now: now) {
             case .forward(let n):
