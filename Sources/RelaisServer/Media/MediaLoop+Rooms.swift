@@ -179,7 +179,7 @@ extension MediaLoop {
                   let track = publisher.tracksBySSRC[sr.ssrc.rawValue] else { continue }
             track.statistics?.recordSenderReport(ntp: sr.ntpTimestamp, arrival: now)
             for consumer in track.consumers {
-                guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected,
+                guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected,
                       let report = consumer.downTrack.senderReport(publisherSSRC: sr.ssrc, publisherNTP: sr.ntpTimestamp, publisherRTP: sr.rtpTimestamp)
                 else { continue }
                 var writer = ByteWriter(transmit)

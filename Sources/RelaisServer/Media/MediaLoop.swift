@@ -132,8 +132,9 @@ public final class MediaLoop {
         let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.maxMessagesPerRead, value: Self.readBatches)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.scratchSize))
-            // recvmmsg: up to `vectorReadCount` datagrams per system call, into one buffer NIO slices.
+            // recvmmsg: up to `vectorReadCount` datagrams per system call, into one buffer NIO
+            // slices evenly, so the buffer holds `vectorReadCount` datagrams of the largest size.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.scratchSize * Self.vectorReadCount))
             .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
