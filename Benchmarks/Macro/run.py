@@ -43,12 +43,16 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
-def proc_cpu_seconds(pid):
-    """utime + stime of a process (all threads), in seconds."""
+def proc_cpu_split(pid):
+    """(utime, stime) of a process (all threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # After the command name: state is field 3, utime 14, stime 15 (1-based in proc(5)).
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_seconds(pid):
+    return sum(proc_cpu_split(pid))
 
 
 def proc_rss_kib(pid):
@@ -170,11 +174,21 @@ def run_point(args, rooms, subscribers, server_bin, client_bin):
         # Steady window.
         start_loops = stats.read(reset=True)
         t0 = time.monotonic()
-        cpu0, gen0, machine0 = proc_cpu_seconds(server.pid), proc_cpu_seconds(client.pid), machine_cpu()
+        split0, gen0, machine0 = proc_cpu_split(server.pid), proc_cpu_seconds(client.pid), machine_cpu()
+        profiler = None
+        if args.perf_record:
+            profiler = subprocess.Popen(
+                ["perf", "record", "-e", "cpu-clock", "-F", "1999", "-g", "-p", str(server.pid), "-o",
+                 os.path.join(args.log_dir, f"perf-{rooms}x{subscribers}.data")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(args.window)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait()
         end_loops = stats.read()
         t1 = time.monotonic()
-        cpu1, gen1, machine1 = proc_cpu_seconds(server.pid), proc_cpu_seconds(client.pid), machine_cpu()
+        split1, gen1, machine1 = proc_cpu_split(server.pid), proc_cpu_seconds(client.pid), machine_cpu()
+        cpu0, cpu1 = sum(split0), sum(split1)
         rss = proc_rss_kib(server.pid)
 
         out, err = client.communicate(timeout=client_duration + 120)
@@ -221,6 +235,7 @@ def run_point(args, rooms, subscribers, server_bin, client_bin):
             "windowSeconds": round(elapsed, 2),
             "serverCPUSeconds": round(server_cpu, 3),
             "serverCPUPercentOfOneCore": round(server_cpu / elapsed * 100, 1),
+            "serverKernelFraction": round((split1[1] - split0[1]) / server_cpu, 3) if server_cpu else None,
             "forwarded": int(forwarded),
             "forwardedSource": forwarded_source,
             "forwardedPerSecond": round(forwarded / elapsed, 1),
@@ -258,6 +273,7 @@ def describe(r):
         f"{r['rooms']:>3} rooms x {r['subscribersPerRoom']} subs: "
         f"{fmt(r['cpuMicrosecondsPerForwardedPacket'], '6.2f')} us CPU/fwd pkt, "
         f"{r['forwardedPerSecond']:8.0f} fwd pkt/s, server {r['serverCPUPercentOfOneCore']:5.1f}% of a core, "
+        f"{fmt(r['serverKernelFraction'] and r['serverKernelFraction'] * 100, '.0f')}% in kernel, "
         f"loss {r['lossFraction'] * 100:.3f}%, relay latency p50 {fmt(r['relayLatencyMicrosecondsP50'], '.0f')} us "
         f"p99 {fmt(r['relayLatencyMicrosecondsP99'], '.0f')} us, RSS {r['rssKiBPerSubscriber'] / 1024:.2f} MiB/sub, "
         f"generator {r['generatorCPUPercentOfOneCore']:.0f}% of a core, machine {r['machineBusyFraction'] * 100:.0f}% busy"
@@ -272,6 +288,7 @@ def main():
     parser.add_argument("--window", type=float, default=20, help="seconds measured")
     parser.add_argument("--media-loops", type=int, default=None, help="server media loops (default: one per core)")
     parser.add_argument("--generator-limit", type=float, default=90, help="flag a run whose generator uses more than this %% of one core")
+    parser.add_argument("--perf-record", action="store_true", help="profile the server over the window (perf record -e cpu-clock -g) into --log-dir")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--scratch-path", default=os.path.join(ROOT, ".build"))
     parser.add_argument("--server-bin", help="relais-server to measure (default: the release build)")

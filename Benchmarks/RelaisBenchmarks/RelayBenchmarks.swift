@@ -46,7 +46,7 @@ func relayBenchmarks() {
             benchmark.startMeasurement()
             for i in benchmark.scaledIterations { relay.feed(i) }
             benchmark.stopMeasurement()
-            guard relay.counters.forwarded - before == 3 * count else { fatalError("forwarded \(relay.counters.forwarded - before) of \(3 * count)") }
+            guard relay.counters.forwarded - before == 3 * count else { fatalError("forwarded \(relay.counters.forwarded - before) of \(3 * count): \(relay.counters)") }
         }
     }
 

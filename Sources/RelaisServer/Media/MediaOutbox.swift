@@ -20,8 +20,10 @@ public import NIOCore
     @_spi(Benchmarks) public private(set) var pending: [AddressedEnvelope<ByteBuffer>]
     /// Bytes of the datagrams enqueued so far (for counters).
     private(set) var bytesEnqueued = 0
-    /// Pending datagrams beyond which the loop should flush without waiting for the batch's end.
-    static let flushThreshold = 256
+    /// Pending datagrams at which the loop flushes without waiting for the read batch to end: a
+    /// recvmmsg batch of keyframe packets times three subscribers would otherwise hold the first
+    /// packet back for milliseconds, while 32 datagrams per sendmmsg already amortize the syscall.
+    static let flushThreshold = 32
 
     /// - Parameters:
     ///   - buffers: ring size; must exceed the datagrams in flight between two flushes.
