@@ -1,7 +1,7 @@
 # Relais developer commands. `make test` is the test command CI runs (.ci/run).
 SWIFT ?= swift
 
-.PHONY: test unit benchmarks-check benchmarks build run
+.PHONY: test unit benchmarks-check benchmarks macro-benchmark build run
 
 ## Unit, integration and end-to-end tests, then the allocation thresholds of the benchmarks.
 test: unit benchmarks-check
@@ -18,6 +18,11 @@ benchmarks-check:
 ## Full benchmark report (ns per packet, allocations).
 benchmarks:
 	$(SWIFT) package benchmark --no-progress --scale
+
+## Relay CPU per forwarded packet, loss and added latency under HD consultation load (2x2, 5x3,
+## 10x3 rooms x subscribers); one line per load point, JSON in Benchmarks/Macro/results.json.
+macro-benchmark:
+	python3 Benchmarks/Macro/run.py
 
 build:
 	$(SWIFT) build -c release

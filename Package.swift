@@ -61,6 +61,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         // Benchmarks only; MallocInterposer alone (no runtime interposer) resolves from the local mirror.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The media loops' sampled relay-latency histogram.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // MARK: Native libraries (Debian: libsrtp2-dev libssl-dev libopus-dev libvpx-dev)
@@ -152,6 +154,9 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                // EmbeddedEventLoop for the benchmark harness of the forwarding path.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),
@@ -288,8 +293,9 @@ let package = Package(
         .executableTarget(
             name: "RelaisBenchmarks",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisCamera", "RelaisSignaling",
+                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisCamera", "RelaisSignaling", "RelaisServer",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/RelaisBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

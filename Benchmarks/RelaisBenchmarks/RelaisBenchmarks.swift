@@ -6,4 +6,5 @@ let benchmarks: @Sendable () -> Void = {
     transportBenchmarks()
     sfuBenchmarks()
     cameraBenchmarks()
+    relayBenchmarks()
 }

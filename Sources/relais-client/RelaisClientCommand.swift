@@ -231,6 +231,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Video height.") var height = 360
     @Option(help: "Video frames per second.") var fps = 30
     @Option(help: "Video bitrate, kbit/s.") var bitrate = 800
+    @Option(help: "Seconds between video keyframes in the replayed stream.") var keyframeInterval: Double = 2
     @Option(help: "Local address for media sockets.") var mediaHost = "127.0.0.1"
     @Flag(help: "Print the summary as JSON.") var json = false
     @Option(help: "Fail when the aggregate loss exceeds this fraction.") var expectMaxLoss: Double?
@@ -264,11 +265,13 @@ struct Load: AsyncParsableCommand {
         let authority = try await TokenAuthority(secret: secret)
 
         // Pre-encode once: the carts replay, so the generator's CPU goes to moving packets.
+        // Four seconds, replayed in a loop, with a keyframe every `keyframeInterval` seconds.
         let encoder = try VP8Encoder(width: width, height: height, fps: fps, bitrateKbps: bitrate)
         let pattern = TestPattern(width: width, height: height)
         var frames: [[UInt8]] = []
+        let keyframeEvery = max(1, Int((keyframeInterval * Double(fps)).rounded()))
         for n in 0..<(fps * 4) {
-            let encoded = try encoder.encode(pattern.render(frame: UInt64(n), captureMicros: 0), pts: Int64(n) * Int64(90_000 / max(fps, 1)), forceKeyframe: n == 0)
+            let encoded = try encoder.encode(pattern.render(frame: UInt64(n), captureMicros: 0), pts: Int64(n) * Int64(90_000 / max(fps, 1)), forceKeyframe: n % keyframeEvery == 0)
             frames += encoded.map(\.data)
         }
         let opus = try OpusEncoder(channels: 1)

@@ -73,7 +73,7 @@ extension MediaLoop {
             && KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
         if keyframe { track.counters.keyframes &+= 1 }
         for consumer in track.consumers {
-            guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected else { continue }
+            guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected else { continue }
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
             switch consumer.downTrack.rewrite(transmit, length: length, now: now) {
             case .forward(let n):
@@ -197,7 +197,7 @@ extension MediaLoop {
                   let track = publisher.tracksBySSRC[sr.ssrc.rawValue] else { continue }
             track.statistics?.recordSenderReport(ntp: sr.ntpTimestamp, arrival: now)
             for consumer in track.consumers {
-                guard let subscriber = entries[consumer.subscriber], subscriber.transport.isConnected,
+                guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected,
                       let report = consumer.downTrack.senderReport(publisherSSRC: sr.ssrc, publisherNTP: sr.ntpTimestamp, publisherRTP: sr.rtpTimestamp)
                 else { continue }
                 var writer = ByteWriter(transmit)

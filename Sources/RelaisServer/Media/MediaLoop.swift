@@ -41,8 +41,6 @@ final class TransportEntry {
 public struct MediaLoopCounters: Sendable, Equatable {
     public var datagramsIn = 0
     public var datagramsOut = 0
-    public var bytesIn = 0
-    public var bytesOut = 0
     /// Datagrams no transport claimed (unknown ufrag, unvalidated address, garbage).
     public var unrouted = 0
     public var drops: [TransportDropReason: Int] = [:]
@@ -60,6 +58,9 @@ public struct MediaLoopCounters: Sendable, Equatable {
     public var keyframeRequests = 0
     /// RTP packets forwarded to subscribers.
     public var forwarded = 0
+    /// UDP payload bytes received and sent.
+    public var bytesIn = 0
+    public var bytesOut = 0
 }
 
 /// Everything media on one event loop: its UDP socket, its transports and their rooms.
@@ -67,7 +68,8 @@ public struct MediaLoopCounters: Sendable, Equatable {
 /// All state is confined to `eventLoop` (the channel handler and timers run there; other
 /// threads hop in with `eventLoop.execute`/`submit`), so the media path takes no locks. The loop
 /// owns two scratch buffers: a datagram is copied once from NIO's receive buffer into `receive`,
-/// decrypted and rewritten there, and protected into an outgoing ByteBuffer.
+/// decrypted there, rewritten and protected per subscriber in `transmit`, and copied into a
+/// pooled send buffer of the outbox, which goes to the socket when the read batch ends.
 public final class MediaLoop {
     public let eventLoop: any EventLoop
     let configuration: TransportConfiguration
@@ -87,12 +89,19 @@ public final class MediaLoop {
     private var recentlyClosed: [TransportSnapshot] = []
     static let closedHistory = 64
     var counters = MediaLoopCounters()
+    /// Datagrams waiting for the batch flush, in reusable buffers (no allocation per packet).
+    @_spi(Benchmarks) public var outbox = MediaOutbox(bufferCapacity: MediaLoop.scratchSize)
+    /// Sampled receive-to-flush latency of forwarded media.
+    var latency = RelayLatencySampler()
 
     /// Receive scratch: one datagram, decrypted in place, with room for re-protection trailers.
     let receive: UnsafeMutableRawBufferPointer
     /// Transmit scratch for packets the relay composes (translated or generated RTCP).
     let transmit: UnsafeMutableRawBufferPointer
     static let scratchSize = 2048
+    /// Datagrams per recvmmsg, and recvmmsg calls per readiness event (one read batch).
+    static let vectorReadCount = 32
+    static let readBatches: UInt = 4
 
     public init(eventLoop: any EventLoop, configuration: TransportConfiguration, certificate: DTLSCertificate, logger: Logger) {
         self.eventLoop = eventLoop
@@ -122,8 +131,11 @@ public final class MediaLoop {
         let this = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.maxMessagesPerRead, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.scratchSize))
+            .channelOption(.maxMessagesPerRead, value: Self.readBatches)
+            // recvmmsg: up to `vectorReadCount` datagrams per system call, into one buffer NIO
+            // slices evenly, so the buffer holds `vectorReadCount` datagrams of the largest size.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.scratchSize * Self.vectorReadCount))
+            .channelOption(.datagramVectorReadMessageCount, value: Self.vectorReadCount)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MediaChannelHandler(loop: this.value))
@@ -145,7 +157,7 @@ public final class MediaLoop {
             entry.transport.close(reason: "server shutting down")
             flushControl(entry)
         }
-        channel?.flush()
+        flush()
         timer?.cancel()
         entries.removeAll()
         return channel?.close() ?? eventLoop.makeSucceededVoidFuture()
@@ -211,7 +223,7 @@ public final class MediaLoop {
 
     // MARK: - Datagram path (on the loop)
 
-    func handleDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+    @_spi(Benchmarks) public func handleDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
         counters.datagramsIn += 1
         let data = envelope.data
         let length = data.readableBytes
@@ -245,6 +257,7 @@ public final class MediaLoop {
         let result = entry.transport.handleDatagram(receive, length: length, from: source, now: now)
         switch result {
         case .rtp(let n):
+            latency.received(at: now)
             forwardRTP(entry: entry, length: n, now: now)
         case .rtcp(let n):
             forwardRTCP(entry: entry, length: n, now: now)
@@ -259,6 +272,13 @@ public final class MediaLoop {
         }
         flushControl(entry)
         handleEvents(entry)
+    }
+
+    /// Looks the consumer's subscriber transport up once and keeps it on the consumer.
+    func bindSubscriberEntry(_ consumer: ConsumerTrack) -> TransportEntry? {
+        let entry = entries[consumer.subscriber]
+        consumer.subscriberEntry = entry
+        return entry
     }
 
     private func forwardRTP(entry: TransportEntry, length: Int, now: Instant) {
@@ -305,18 +325,22 @@ public final class MediaLoop {
         send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<protected]))
     }
 
+    /// Queues a copy of `bytes` for the entry's selected address; it leaves with the batch flush.
     func send(entry: TransportEntry, bytes: UnsafeRawBufferPointer) {
-        guard let channel, let destination = entry.sendSocketAddress else { return }
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        channel.write(AddressedEnvelope(remoteAddress: destination, data: buffer), promise: nil)
+        guard let destination = entry.sendSocketAddress else { return }
+        enqueue(bytes, to: destination)
+    }
+
+    private func enqueue(_ bytes: UnsafeRawBufferPointer, to destination: SocketAddress) {
+        outbox.enqueue(bytes, to: destination)
         counters.datagramsOut += 1
         counters.bytesOut &+= bytes.count
+        // A burst bigger than the ring's margin goes out early rather than outgrow the ring.
+        if outbox.count >= MediaOutbox.flushThreshold { flush() }
     }
 
     /// Sends queued STUN responses and DTLS flights.
     private func flushControl(_ entry: TransportEntry) {
-        guard let channel else { return }
         while let (bytes, destination) = entry.transport.pollTransmit() {
             let address: SocketAddress
             if let known = entry.socketAddresses[destination] {
@@ -326,11 +350,7 @@ public final class MediaLoop {
             } else {
                 continue
             }
-            var buffer = channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
-            counters.datagramsOut += 1
-            counters.bytesOut &+= bytes.count
+            bytes.withUnsafeBytes { enqueue($0, to: address) }
         }
     }
 
@@ -354,8 +374,29 @@ public final class MediaLoop {
         }
     }
 
-    func flush() {
-        channel?.flush()
+    /// Writes the outbox to the socket in one flush (NIO: one sendmmsg for several datagrams),
+    /// and records the latency samples of the batch. Without a channel (benchmarks, shutdown) the
+    /// datagrams are dropped.
+    @_spi(Benchmarks) public func flush() {
+        if let channel {
+            outbox.drain { channel.write($0, promise: nil) }
+            channel.flush()
+        } else {
+            outbox.drain { _ in }
+        }
+        if latency.hasPending { latency.flushed(at: Self.now()) }
+    }
+
+    /// This loop's forwarding figures; `resetLatency` starts a new latency window.
+    func relayStatistics(loop index: Int, resetLatency: Bool) -> RelayStatistics {
+        let statistics = RelayStatistics(
+            loop: index, datagramsIn: counters.datagramsIn, datagramsOut: counters.datagramsOut, forwarded: counters.forwarded,
+            retransmissions: counters.retransmissions, bytesIn: counters.bytesIn, bytesOut: counters.bytesOut,
+            latencySamples: Int(latency.histogram.totalCount),
+            latencyMicrosecondsP50: latency.microseconds(atPercentile: 50), latencyMicrosecondsP90: latency.microseconds(atPercentile: 90),
+            latencyMicrosecondsP99: latency.microseconds(atPercentile: 99), latencyMicrosecondsMax: latency.maxMicroseconds)
+        if resetLatency { latency.reset() }
+        return statistics
     }
 
     // MARK: - Timers (on the loop)
@@ -369,7 +410,7 @@ public final class MediaLoop {
             flushControl(entry)
             handleEvents(entry)
         }
-        channel?.flush()
+        flush()
     }
 }
 
@@ -401,7 +442,7 @@ final class MediaChannelHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
+        loop.flush()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

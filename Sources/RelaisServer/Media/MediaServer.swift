@@ -94,6 +94,14 @@ public final class MediaServer: Sendable {
         return all
     }
 
+    /// Forwarding figures of every loop (counters since start, sampled added latency since start
+    /// or the last reset); `resetLatency` starts a new latency window on every loop.
+    public func relayStatistics(resetLatency: Bool = false) async throws -> [RelayStatistics] {
+        var all: [RelayStatistics] = []
+        for i in loops.indices { all.append(try await onLoop(i) { $0.relayStatistics(loop: i, resetLatency: resetLatency) }) }
+        return all
+    }
+
     /// Closes every transport (DTLS close_notify) and socket.
     public func shutdown() async {
         for bound in loops {

@@ -71,6 +71,10 @@ final class ConsumerTrack {
     var counters = TrackCounters()
     /// Loss, jitter and round-trip time from the subscriber's reports.
     var feedback = ConsumerFeedback()
+    /// The subscriber's transport, bound by the media loop on the first forwarded packet so the
+    /// forwarding loop reaches it without a dictionary lookup. The cycle it closes (entry,
+    /// subscriber session, consumer) is broken when the subscriber is removed from its room.
+    var subscriberEntry: TransportEntry?
 
     init(subscriber: TransportID, producer: ProducerTrack, downTrack: DownTrack) {
         self.subscriber = subscriber

@@ -1,0 +1,204 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import RelaisNIO
+import RelaisSFU
+public import RelaisTransport
+import RelaisWire
+
+/// A media loop with one consultation room, its publisher and subscribers connected in memory
+/// (real ICE, DTLS and SRTP, driven by `ClientTransport`s), for benchmarks.
+///
+/// Datagrams go through `MediaLoop.handleDatagram`, the same entry the server's channel handler
+/// calls; the loop's outbox is flushed after each datagram with no channel attached, so what is
+/// measured is everything the server does up to the socket write (its pooled send buffers
+/// included), and nothing of the kernel's.
+@_spi(Benchmarks) public final class ForwardingHarness {
+    public let loop: MediaLoop
+    struct Peer {
+        let client: ClientTransport
+        let address: TransportAddress
+        let socketAddress: SocketAddress
+    }
+    private let eventLoop: EmbeddedEventLoop
+    private let publisher: Peer
+    private let subscribers: [Peer]
+    private let subscriberSessions: [SubscriberSession]
+    private let relayAddress = TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000)
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+    /// Protected datagrams ready to feed, with their sources (reused between runs: no allocation
+    /// once their storage is unique again).
+    private var prepared: [ByteBuffer] = []
+    private var preparedSources: [SocketAddress] = []
+    private var publisherSequence: UInt16 = 1000
+    private var packetsInEpoch = 0
+    public static let publisherSSRC: UInt32 = 0x1234_5678
+    public static let firstOutputSSRC: UInt32 = 0x5000_0000
+
+    /// - Parameter subscribers: subscribe transports, each consuming the publisher's one video track.
+    public init(subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM) throws {
+        eventLoop = EmbeddedEventLoop()
+        var configuration = TransportConfiguration()
+        configuration.srtpProfiles = [profile]
+        var logger = Logger(label: "relais.benchmark")
+        logger.logLevel = .error
+        let relayCertificate = try DTLSCertificate.generateSelfSigned(commonName: "relay")
+        let loop = MediaLoop(eventLoop: eventLoop, configuration: configuration, certificate: relayCertificate, logger: logger)
+        self.loop = loop
+        let room = loop.room(named: "benchmark", events: { _ in })
+        let relayAddress = self.relayAddress
+
+        var port = 51000
+        func connect(_ purpose: TransportPurpose) throws -> Peer {
+            let certificate = try DTLSCertificate.generateSelfSigned(commonName: "peer")
+            let local = ICECredentials.random()
+            let relayCredentials = ICECredentials.random()
+            _ = try loop.addTransport(
+                remoteUfrag: local.ufrag, remoteFingerprint: certificate.fingerprintSHA256, purpose: purpose, credentials: relayCredentials)
+            let address = TransportAddress(ip: IPAddress("127.0.0.1")!, port: UInt16(port))
+            port += 1
+            let client = try ClientTransport(
+                local: local, remote: relayCredentials,
+                localCandidates: [ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: address, type: .host)],
+                certificate: certificate, remoteFingerprint: relayCertificate.fingerprintSHA256, configuration: configuration)
+            client.addRemoteCandidate(
+                ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: relayAddress, type: .host), now: .zero)
+            return Peer(client: client, address: address, socketAddress: try address.socketAddress())
+        }
+
+        let publisherSession = PublisherSession(room: room)
+        publisher = try connect(.publisher(publisherSession))
+        let section = PublishedSection(
+            mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
+            ssrc: Self.publisherSSRC, extensions: [])
+        room.setPublishedTracks(publisherSession, [(trackID: "video", section: section)], midExtensionID: nil)
+        var peers: [Peer] = []
+        var sessions: [SubscriberSession] = []
+        for i in 0..<count {
+            let session = SubscriberSession(room: room)
+            peers.append(try connect(.subscriber(session)))
+            room.setSubscriptions(session, [Subscription(
+                trackID: "video", outputSSRC: Self.firstOutputSSRC + UInt32(i), payloadType: 100,
+                extensions: [ExtensionIDMapping(publisher: 2, subscriber: 3), ExtensionIDMapping(publisher: 3, subscriber: 5)])])
+            sessions.append(session)
+        }
+        subscribers = peers
+        subscriberSessions = sessions
+        let scratch = self.scratch
+
+        // ICE checks, DTLS handshakes, SRTP keys: move datagrams both ways on a fake client clock.
+        var now = Instant.zero
+        let all = [publisher] + subscribers
+        for _ in 0..<2000 where !all.allSatisfy({ $0.client.isConnected }) || loop.transportCount != all.count
+            || !loop.entries.values.allSatisfy({ $0.transport.isConnected }) {
+            now = now + .milliseconds(10)
+            for peer in all {
+                peer.client.handleTimeout(now: now)
+                while let (bytes, _, _) = peer.client.pollTransmit() {
+                    var buffer = ByteBuffer(bytes: bytes)
+                    loop.handleDatagram(AddressedEnvelope(remoteAddress: peer.socketAddress, data: buffer))
+                    buffer.clear()
+                }
+            }
+            loop.outbox.drain { envelope in
+                guard let peer = all.first(where: { $0.socketAddress == envelope.remoteAddress }) else { return }
+                let n = envelope.data.readableBytes
+                envelope.data.withUnsafeReadableBytes { scratch.copyMemory(from: $0) }
+                _ = peer.client.handleDatagram(scratch, length: n, localIndex: 0, from: relayAddress, now: now)
+            }
+            for peer in all { while peer.client.pollEvent() != nil {} }
+        }
+        guard all.allSatisfy({ $0.client.isConnected }), loop.entries.values.allSatisfy({ $0.transport.isConnected }) else {
+            throw ForwardingHarnessError.notConnected
+        }
+    }
+
+    deinit {
+        scratch.deallocate()
+    }
+
+    /// Counters of the loop (forwarded, retransmissions, datagrams out...).
+    public var counters: MediaLoopCounters { loop.counters }
+
+    private func setPrepared(_ index: Int, length: Int, from source: SocketAddress) {
+        let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(scratch)[0..<length])
+        if index < prepared.count {
+            prepared[index].clear()
+            prepared[index].writeBytes(bytes)
+            preparedSources[index] = source
+        } else {
+            prepared.append(ByteBuffer(bytes: bytes))
+            preparedSources.append(source)
+        }
+    }
+
+    /// Protects `count` copies of the RTP packet `packet` as the publisher, with successive
+    /// sequence numbers (the SSRC is set to the published track's).
+    public func prepareRTP(_ packet: [UInt8], count: Int) {
+        // DownTrack drops every packet more than 32767 sequence numbers after the first of its
+        // source epoch (a 16-bit comparison, DownTrack.rewrite): start a new epoch well before,
+        // so a long benchmark measures forwarding, not that drop.
+        packetsInEpoch += count
+        if packetsInEpoch > 16_000 {
+            packetsInEpoch = count
+            for session in subscriberSessions { for consumer in session.consumers.values { consumer.downTrack.resetSource() } }
+        }
+        for i in 0..<count {
+            scratch.copyBytes(from: packet)
+            publisherSequence &+= 1
+            RTPRewrite.setSequenceNumber(SequenceNumber(publisherSequence), in: scratch)
+            RTPRewrite.setSSRC(SSRC(Self.publisherSSRC), in: scratch)
+            guard let n = publisher.client.protectRTP(scratch, length: packet.count) else { fatalError("protect failed") }
+            setPrepared(i, length: n, from: publisher.socketAddress)
+        }
+    }
+
+    /// Protects `count` NACKs from the first subscriber, each for the packet `behind` before the
+    /// last one it was sent (a packet still in the retransmission cache).
+    public func prepareNACKs(count: Int, behind: Int) {
+        let subscriber = subscribers[0]
+        guard let consumer = subscriberSessions[0].consumers[Self.firstOutputSSRC] else { fatalError("no consumer") }
+        let lost = consumer.downTrack.lastOutputSequence.advanced(by: -behind)
+        for i in 0..<count {
+            var writer = ByteWriter(scratch)
+            do {
+                try ReceiverReport(ssrc: SSRC(0xABCD)).serialize(into: &writer)
+                try GenericNACK(senderSSRC: SSRC(0xABCD), mediaSSRC: SSRC(Self.firstOutputSSRC), pairs: [NACKPair(packetID: lost)])
+                    .serialize(into: &writer)
+            } catch {
+                fatalError("NACK serialization failed")
+            }
+            guard let n = subscriber.client.protectRTCP(scratch, length: writer.position) else { fatalError("protect failed") }
+            setPrepared(i, length: n, from: subscriber.socketAddress)
+        }
+    }
+
+    /// Protects `count` RTCP compounds from the publisher: a sender report for its video track
+    /// (the relay translates it for every subscriber).
+    public func prepareSenderReports(count: Int) {
+        for i in 0..<count {
+            var writer = ByteWriter(scratch)
+            do {
+                try SenderReport(
+                    ssrc: SSRC(Self.publisherSSRC), ntpTimestamp: 0xE000_0000_0000_0000 + UInt64(i) << 32, rtpTimestamp: 90_000 &* UInt32(i),
+                    packetCount: 1000, octetCount: 1_200_000
+                ).serialize(into: &writer)
+            } catch {
+                fatalError("SR serialization failed")
+            }
+            guard let n = publisher.client.protectRTCP(scratch, length: writer.position) else { fatalError("protect failed") }
+            setPrepared(i, length: n, from: publisher.socketAddress)
+        }
+    }
+
+    /// Hands prepared datagram `index` to the loop as the channel would, then flushes its outbox.
+    @inline(__always)
+    public func feed(_ index: Int) {
+        loop.handleDatagram(AddressedEnvelope(remoteAddress: preparedSources[index], data: prepared[index]))
+        loop.flush()
+    }
+}
+
+@_spi(Benchmarks) public enum ForwardingHarnessError: Error {
+    case notConnected
+}
