@@ -182,6 +182,28 @@ struct DownTrackTests {
         #expect(track.inputSequence(forOutput: SequenceNumber(101)) == SequenceNumber(65534))
     }
 
+    /// Two hours of HD video are about two million packets: an epoch must not turn over after
+    /// 32 768 (a 16-bit comparison with the epoch's first packet would drop the next 32 768).
+    @Test func aLongEpochKeepsForwardingAndNacksStillMapBack() throws {
+        var track = Self.videoTrack()
+        _ = try Self.forwarded(&track, Self.publisherPacket(seq: 1000, ts: 0), at: ms(0))
+        var seq: UInt16 = 1000
+        var dropped = 0
+        for n in 1..<100_000 {
+            seq &+= 1
+            let (verdict, _) = Self.rewrite(&track, Self.publisherPacket(seq: seq, ts: UInt32(n) * 3000, payload: Self.vp8Delta), at: ms(UInt64(n)))
+            if case .forward = verdict {} else { dropped += 1 }
+        }
+        #expect(dropped == 0)
+        // A recent packet maps back; one older than the retransmission horizon of 32 767 does not.
+        #expect(track.inputSequence(forOutput: SequenceNumber(seq &- 100)) == SequenceNumber(seq &- 100))
+        #expect(track.inputSequence(forOutput: SequenceNumber(seq &+ 1)) == nil, "not sent yet")
+        // A straggler from before a source switch is still refused after a long epoch.
+        _ = try Self.forwarded(&track, Self.publisherPacket(ssrc: 0xBBBB, seq: 500, ts: 7), at: ms(200_000))
+        let (late, _) = Self.rewrite(&track, Self.publisherPacket(ssrc: 0xBBBB, seq: 499, ts: 7, payload: Self.vp8Delta), at: ms(200_001))
+        #expect(late == .drop(.predatesSource))
+    }
+
     @Test func senderReportIsTranslatedIntoTheSubscribersTimeline() throws {
         var track = Self.videoTrack()
         #expect(track.senderReport(publisherSSRC: SSRC(0xA), publisherNTP: 1, publisherRTP: 1) == nil)

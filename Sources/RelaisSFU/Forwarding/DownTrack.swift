@@ -70,9 +70,12 @@ public struct DownTrack: Sendable {
     private var epochPending = true
     private var sequenceOffset: UInt16 = 0
     private var timestampOffset: UInt32 = 0
-    /// Input sequence number of the epoch's first forwarded packet; older ones are dropped.
-    private var epochFirstInput = SequenceNumber(0)
-    private var epochFirstOutput = SequenceNumber(0)
+    /// The epoch's newest input sequence number, and how far it is from the epoch's first: a packet
+    /// older than the first is dropped, and a NACK maps back only inside the epoch. Counted, not
+    /// compared in 16 bits, so an epoch can run for hours (a 16-bit window from the first packet
+    /// would turn over after 32 768 packets, two minutes of HD video).
+    private var epochHighestInput = SequenceNumber(0)
+    private var epochSpan = 0
 
     // Output state.
     private var hasSent = false
@@ -158,8 +161,13 @@ public struct DownTrack: Sendable {
                 waitingForKeyframe = false
             }
             beginEpoch(firstInput: view.sequenceNumber, inputTimestamp: view.timestamp, now: now)
-        } else if view.sequenceNumber.distance(from: epochFirstInput) < 0 {
-            return drop(.predatesSource)
+        } else {
+            let ahead = Int(view.sequenceNumber.distance(from: epochHighestInput))
+            guard epochSpan + ahead >= 0 else { return drop(.predatesSource) }
+            if ahead > 0 {
+                epochHighestInput = view.sequenceNumber
+                epochSpan += ahead
+            }
         }
 
         let outputSequence = SequenceNumber(view.sequenceNumber.rawValue &+ sequenceOffset)
@@ -196,9 +204,9 @@ public struct DownTrack: Sendable {
     /// the current source epoch (before it, or not yet sent).
     public func inputSequence(forOutput output: SequenceNumber) -> SequenceNumber? {
         guard hasSent, !epochPending else { return nil }
-        guard output.distance(from: epochFirstOutput) >= 0, output.distance(from: lastOutputSequence) <= 0 else {
-            return nil
-        }
+        let newest = SequenceNumber(epochHighestInput.rawValue &+ sequenceOffset)
+        let back = Int(output.distance(from: newest))
+        guard back <= 0, epochSpan + back >= 0, output.distance(from: lastOutputSequence) <= 0 else { return nil }
         return SequenceNumber(output.rawValue &- sequenceOffset)
     }
 
@@ -225,12 +233,12 @@ public struct DownTrack: Sendable {
     /// Fixes the offsets so that this packet continues the output stream.
     private mutating func beginEpoch(firstInput: SequenceNumber, inputTimestamp: UInt32, now: Instant) {
         epochPending = false
-        epochFirstInput = firstInput
+        epochHighestInput = firstInput
+        epochSpan = 0
         guard hasSent else {
             // First epoch: keep the publisher's numbering (offsets zero).
             sequenceOffset = 0
             timestampOffset = 0
-            epochFirstOutput = firstInput
             return
         }
         sourceSwitches += 1
@@ -239,7 +247,6 @@ public struct DownTrack: Sendable {
         let nextTimestamp = lastOutputTimestamp &+ UInt32(truncatingIfNeeded: max(elapsed, 1))
         sequenceOffset = nextSequence.rawValue &- firstInput.rawValue
         timestampOffset = nextTimestamp &- inputTimestamp
-        epochFirstOutput = nextSequence
     }
 
     private mutating func rewriteExtensionIDs(
