@@ -31,7 +31,6 @@ import RelaisWire
     private var prepared: [ByteBuffer] = []
     private var preparedSources: [SocketAddress] = []
     private var publisherSequence: UInt16 = 1000
-    private var packetsInEpoch = 0
     public static let publisherSSRC: UInt32 = 0x1234_5678
     public static let firstOutputSSRC: UInt32 = 0x5000_0000
 
@@ -135,14 +134,6 @@ import RelaisWire
     /// Protects `count` copies of the RTP packet `packet` as the publisher, with successive
     /// sequence numbers (the SSRC is set to the published track's).
     public func prepareRTP(_ packet: [UInt8], count: Int) {
-        // DownTrack drops every packet more than 32767 sequence numbers after the first of its
-        // source epoch (a 16-bit comparison, DownTrack.rewrite): start a new epoch well before,
-        // so a long benchmark measures forwarding, not that drop.
-        packetsInEpoch += count
-        if packetsInEpoch > 16_000 {
-            packetsInEpoch = count
-            for session in subscriberSessions { for consumer in session.consumers.values { consumer.downTrack.resetSource() } }
-        }
         for i in 0..<count {
             scratch.copyBytes(from: packet)
             publisherSequence &+= 1
