@@ -12,6 +12,9 @@ public enum SRTPError: Error, Hashable, Sendable {
     case noRoomForTag
     /// libsrtp failed to create a session (bad key length, out of memory): a setup error.
     case setupFailed(code: Int32)
+    /// A new SSRC arrived on an outbound session whose fixed-capacity SSRC table is full
+    /// (native AES-GCM: never evicts outbound, which would reuse nonces).
+    case ssrcTableFull
     /// Any other libsrtp status.
     case other(code: Int32)
 
@@ -46,12 +49,42 @@ public final class SRTPSession {
     public let profile: SRTPProfile
     public let direction: Direction
     private var session: srtp_t?
+    /// AEAD_AES_128_GCM over OpenSSL EVP (no allocation or lock per packet); nil for libsrtp.
+    private let gcm: AEADGCMSession?
+
+    /// SSRCs with state per session for AES-GCM: inbound evicts the least recently used beyond
+    /// it, outbound refuses new ones (`.ssrcTableFull`).
+    static let gcmInboundSSRCs = 64
+    static let gcmOutboundSSRCs = 256
+
+    /// SSRCs with state in the native AES-GCM session (tests); nil on libsrtp.
+    var gcmSSRCCount: Int? { gcm?.ssrcCount }
+
+    /// Which implementation carries a session. `.libsrtp` for AES-GCM is the tests' oracle only.
+    enum Backend { case native, libsrtp }
 
     /// Creates a session keyed with a master key and salt from the DTLS-SRTP exporter.
-    public init(profile: SRTPProfile, key: [UInt8], salt: [UInt8], direction: Direction, replayWindow: UInt = 1024) throws(SRTPError) {
-        guard SRTPLibrary.initialised else { throw .setupFailed(code: -1) }
+    ///
+    /// AEAD_AES_128_GCM runs on `AEADGCMSession` (OpenSSL EVP); AES_CM_128_HMAC_SHA1_80 on libsrtp.
+    public convenience init(profile: SRTPProfile, key: [UInt8], salt: [UInt8], direction: Direction, replayWindow: UInt = 1024) throws(SRTPError) {
+        try self.init(profile: profile, key: key, salt: salt, direction: direction, replayWindow: replayWindow, backend: .native)
+    }
+
+    init(profile: SRTPProfile, key: [UInt8], salt: [UInt8], direction: Direction, replayWindow: UInt = 1024, backend: Backend,
+         ssrcCapacity: Int? = nil) throws(SRTPError) {
         self.profile = profile
         self.direction = direction
+        if profile == .aeadAES128GCM, backend == .native {
+            guard replayWindow <= 0x7fff else { throw .setupFailed(code: -2) }
+            let inbound = direction == .inbound
+            gcm = try AEADGCMSession(
+                masterKey: key, masterSalt: salt, inbound: inbound, replayWindow: Int(replayWindow),
+                capacity: ssrcCapacity ?? (inbound ? Self.gcmInboundSSRCs : Self.gcmOutboundSSRCs))
+            session = nil
+            return
+        }
+        gcm = nil
+        guard SRTPLibrary.initialised else { throw .setupFailed(code: -1) }
         var policy = srtp_policy_t()
         switch profile {
         case .aeadAES128GCM:
@@ -87,6 +120,7 @@ public final class SRTPSession {
     /// Returns the protected length.
     @inline(__always)
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
+        if let gcm { return try gcm.protectRTP(buffer, length: length) }
         guard buffer.count - length >= Self.maxTrailer else { throw .noRoomForTag }
         var len = Int32(length)
         let status = srtp_protect(session, buffer.baseAddress, &len)
@@ -97,6 +131,7 @@ public final class SRTPSession {
     /// Verifies and decrypts an SRTP packet of `length` bytes in place. Returns the RTP length.
     @inline(__always)
     public func unprotectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
+        if let gcm { return try gcm.unprotectRTP(buffer, length: length) }
         guard length >= 12, length <= buffer.count else { throw .malformed }
         var len = Int32(length)
         let status = srtp_unprotect(session, buffer.baseAddress, &len)
@@ -106,6 +141,7 @@ public final class SRTPSession {
 
     /// Protects an RTCP compound packet in place (adds the SRTCP index and tag).
     public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
+        if let gcm { return try gcm.protectRTCP(buffer, length: length) }
         guard buffer.count - length >= Self.maxTrailer else { throw .noRoomForTag }
         var len = Int32(length)
         let status = srtp_protect_rtcp(session, buffer.baseAddress, &len)
@@ -115,6 +151,7 @@ public final class SRTPSession {
 
     /// Verifies and decrypts an SRTCP packet in place. Returns the RTCP length.
     public func unprotectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
+        if let gcm { return try gcm.unprotectRTCP(buffer, length: length) }
         guard length >= 8 + 4, length <= buffer.count else { throw .malformed }
         var len = Int32(length)
         let status = srtp_unprotect_rtcp(session, buffer.baseAddress, &len)
@@ -137,7 +174,7 @@ public struct SRTPCounters: Sendable, Equatable {
         case .authenticationFailed: authenticationFailures += 1
         case .replayed: replays += 1
         case .malformed, .noRoomForTag: malformed += 1
-        case .setupFailed, .other: other += 1
+        case .setupFailed, .ssrcTableFull, .other: other += 1
         }
     }
 
