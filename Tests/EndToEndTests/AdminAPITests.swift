@@ -321,6 +321,18 @@ import Testing
         #expect((during["relais_participants_joined_total{role=\"cart\"}"] ?? 0) == 1)
         #expect((during["relais_packets_in_total"] ?? 0) > (before["relais_packets_in_total"] ?? 0))
         #expect((during["relais_bytes_out_total"] ?? 0) > 10_000)
+        #expect((during["relais_relay_latency_microseconds{quantile=\"0.99\"}"] ?? 0) > 0, "the relay's own latency is sampled")
+        struct Loops: Decodable {
+            struct Loop: Decodable {
+                var forwarded: Int
+                var latencySamples: Int
+                var latencyMicrosecondsP99: Double?
+            }
+            var loops: [Loop]
+        }
+        let media = try await Self.get(Loops.self, server.httpBase + "/v1/admin/media", token: token)
+        #expect(media.loops.reduce(0) { $0 + $1.forwarded } > 50)
+        #expect(media.loops.reduce(0) { $0 + $1.latencySamples } > 0)
         _ = await expert.wait()
         _ = await cart.wait()
         let after = try await scrape()

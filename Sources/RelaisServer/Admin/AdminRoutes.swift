@@ -122,8 +122,11 @@ struct AdminRoutes: Sendable {
         }
         admin.get("media") { request, _ in
             try await guarded(request) { _ in
+                let reset = request.uri.queryParameters.get("resetLatency").map { $0 == "true" || $0 == "1" } ?? false
+                // Counters first: the latency read may reset its window.
                 let counters = try await media.counters()
-                return try json(MediaLoopsBody(loops: counters.enumerated().map { MediaLoopBody(loop: $0.offset, counters: $0.element) }))
+                let relay = try await media.relayStatistics(resetLatency: reset)
+                return try json(MediaLoopsBody(loops: zip(counters, relay).map { MediaLoopBody(counters: $0, relay: $1) }))
             }
         }
     }
@@ -172,7 +175,8 @@ struct AdminRoutes: Sendable {
         let snapshots = try await media.snapshots()
         return ServerMetrics.Sample(
             rooms: rooms.count, participants: participants, loops: try await media.counters(),
-            transports: snapshots.filter { !$0.closed }.count, inboundPacketsLost: lost)
+            transports: snapshots.filter { !$0.closed }.count, inboundPacketsLost: lost,
+            relay: try await media.relayStatistics(resetLatency: false))
     }
 
     private func json(_ value: some Encodable) throws -> Response {
@@ -223,14 +227,22 @@ struct MediaLoopsBody: Codable {
     var loops: [MediaLoopBody]
 }
 
+/// One media loop: its traffic counters and the relay-latency histogram's window.
 struct MediaLoopBody: Codable {
     var loop: Int
     var datagramsIn, datagramsOut, bytesIn, bytesOut, forwarded, unrouted: Int
     var retransmissions, retransmissionMisses, nacksToPublishers, keyframeRequests: Int
     var transportsOpened, transportsClosed, consentExpiries, dtlsFailures, srtpFailures: Int
+    var latencySamples: Int
+    var latencyMicrosecondsP50, latencyMicrosecondsP90, latencyMicrosecondsP99, latencyMicrosecondsMax: Double?
 
-    init(loop: Int, counters c: MediaLoopCounters) {
-        self.loop = loop
+    init(counters c: MediaLoopCounters, relay: RelayStatistics) {
+        loop = relay.loop
+        latencySamples = relay.latencySamples
+        latencyMicrosecondsP50 = relay.latencyMicrosecondsP50
+        latencyMicrosecondsP90 = relay.latencyMicrosecondsP90
+        latencyMicrosecondsP99 = relay.latencyMicrosecondsP99
+        latencyMicrosecondsMax = relay.latencyMicrosecondsMax
         datagramsIn = c.datagramsIn
         datagramsOut = c.datagramsOut
         bytesIn = c.bytesIn

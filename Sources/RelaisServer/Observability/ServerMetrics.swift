@@ -54,6 +54,7 @@ public final class ServerMetrics: Sendable {
         var loops: [MediaLoopCounters]
         var transports: Int
         var inboundPacketsLost: Int
+        var relay: [RelayStatistics]
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -88,6 +89,17 @@ public final class ServerMetrics: Sendable {
             advance("relais_ice_consent_expiries_total") { $0.consentExpiries }
             advance("relais_transports_opened_total") { $0.transportsOpened }
             advance("relais_transports_closed_total") { $0.transportsClosed }
+        }
+        // The relay's own added latency (receive to flush), sampled in the loops since their last reset.
+        for stats in sample.relay {
+            let quantiles: [(String, Double?)] = [
+                ("0.5", stats.latencyMicrosecondsP50), ("0.9", stats.latencyMicrosecondsP90),
+                ("0.99", stats.latencyMicrosecondsP99), ("1", stats.latencyMicrosecondsMax),
+            ]
+            for case (let quantile, let value?) in quantiles {
+                Gauge(label: "relais_relay_latency_microseconds", dimensions: [("loop", "\(stats.loop)"), ("quantile", quantile)], factory: factory)
+                    .record(value)
+            }
         }
         return registry.emitToString()
     }
