@@ -202,6 +202,7 @@ import Testing
         #expect(kinds.first == .consultationStarted)
         #expect(kinds.last == .consultationEnded)
         #expect(kinds.filter { $0 == .participantJoined }.count == 2)
+        #expect(kinds.filter { $0 == .participantLeft }.count == 2, "one departure each, the removal included: \(kinds)")
         #expect(kinds.filter { $0 == .transportConnected }.count >= 3, "\(kinds)")
         #expect(kinds.contains(.cameraCommand), "the cart's camera advertisement is audited")
     }

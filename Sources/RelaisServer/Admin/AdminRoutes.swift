@@ -123,10 +123,8 @@ struct AdminRoutes: Sendable {
         admin.get("media") { request, _ in
             try await guarded(request) { _ in
                 let reset = request.uri.queryParameters.get("resetLatency").map { $0 == "true" || $0 == "1" } ?? false
-                // Counters first: the latency read may reset its window.
-                let counters = try await media.counters()
-                let relay = try await media.relayStatistics(resetLatency: reset)
-                return try json(MediaLoopsBody(loops: zip(counters, relay).map { MediaLoopBody(counters: $0, relay: $1) }))
+                let figures = try await media.loopFigures(resetLatency: reset)
+                return try json(MediaLoopsBody(loops: figures.map { MediaLoopBody(counters: $0.counters, relay: $0.relay) }))
             }
         }
     }
@@ -172,11 +170,10 @@ struct AdminRoutes: Sendable {
             let statistics = try await media.roomStatistics(loop: room.loop, room: room.name)
             lost += statistics.transports.values.reduce(0) { $0 + $1.published.reduce(0) { $0 + max($1.packetsLost, 0) } }
         }
-        let snapshots = try await media.snapshots()
+        let figures = try await media.loopFigures(resetLatency: false)
         return ServerMetrics.Sample(
-            rooms: rooms.count, participants: participants, loops: try await media.counters(),
-            transports: snapshots.filter { !$0.closed }.count, inboundPacketsLost: lost,
-            relay: try await media.relayStatistics(resetLatency: false))
+            rooms: rooms.count, participants: participants, loops: figures.map(\.counters),
+            transports: figures.reduce(0) { $0 + $1.transports }, inboundPacketsLost: lost, relay: figures.map(\.relay))
     }
 
     private func json(_ value: some Encodable) throws -> Response {

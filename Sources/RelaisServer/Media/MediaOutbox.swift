@@ -18,8 +18,6 @@ public import NIOCore
     private var next = 0
     /// Datagrams composed since the last flush, oldest first.
     @_spi(Benchmarks) public private(set) var pending: [AddressedEnvelope<ByteBuffer>]
-    /// Bytes of the datagrams enqueued so far (for counters).
-    private(set) var bytesEnqueued = 0
     /// Pending datagrams at which the loop flushes without waiting for the read batch to end: a
     /// recvmmsg batch of keyframe packets times three subscribers would otherwise hold the first
     /// packet back for milliseconds, while 32 datagrams per sendmmsg already amortize the syscall.
@@ -35,7 +33,6 @@ public import NIOCore
         pending.reserveCapacity(Self.flushThreshold + 16)
     }
 
-    var isEmpty: Bool { pending.isEmpty }
     var count: Int { pending.count }
 
     /// Copies `bytes` into the next pooled buffer and queues it for `destination`.
@@ -45,7 +42,6 @@ public import NIOCore
         pool[index].clear()
         pool[index].writeBytes(bytes)
         pending.append(AddressedEnvelope(remoteAddress: destination, data: pool[index]))
-        bytesEnqueued &+= bytes.count
     }
 
     /// Hands every pending datagram to `body`, oldest first, and empties the queue.

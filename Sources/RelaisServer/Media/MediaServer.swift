@@ -97,8 +97,19 @@ public final class MediaServer: Sendable {
     /// Forwarding figures of every loop (counters since start, sampled added latency since start
     /// or the last reset); `resetLatency` starts a new latency window on every loop.
     public func relayStatistics(resetLatency: Bool = false) async throws -> [RelayStatistics] {
-        var all: [RelayStatistics] = []
-        for i in loops.indices { all.append(try await onLoop(i) { $0.relayStatistics(loop: i, resetLatency: resetLatency) }) }
+        try await loopFigures(resetLatency: resetLatency).map(\.relay)
+    }
+
+    /// Everything the admin API and the metrics read of each loop, in one hop per loop so the
+    /// counters and the latency window describe the same instant.
+    func loopFigures(resetLatency: Bool) async throws -> [LoopFigures] {
+        var all: [LoopFigures] = []
+        for i in loops.indices {
+            all.append(try await onLoop(i) { loop in
+                LoopFigures(counters: loop.counters, transports: loop.transportCount,
+                            relay: loop.relayStatistics(loop: i, resetLatency: resetLatency))
+            })
+        }
         return all
     }
 
@@ -108,6 +119,13 @@ public final class MediaServer: Sendable {
             try? await bound.eventLoop.flatSubmit { bound.value.shutdown() }.get()
         }
     }
+}
+
+/// One media loop's counters, live transports and forwarding figures, read together.
+struct LoopFigures: Sendable {
+    var counters: MediaLoopCounters
+    var transports: Int
+    var relay: RelayStatistics
 }
 
 public enum MediaServerError: Error, CustomStringConvertible {

@@ -34,9 +34,11 @@ struct ServerObserver: Sendable {
         history?.record(.participantJoined(consultation: scope.consultation, participant: participant, subject: subject, name: name, role: role, at: at))
     }
 
-    func participantLeft(_ scope: Scope, participant: String, reason: String, at: Date) {
+    /// `operator` names who removed the participant, for the live stream (the history keeps the reason).
+    func participantLeft(_ scope: Scope, participant: String, reason: String, by operator: String? = nil, at: Date) {
         metrics.participantLeft(reason: reason)
-        events.publish(SessionEvent(type: .participantLeft, at: at, consultation: scope.consultation, room: scope.room, participant: participant, detail: reason))
+        let detail = `operator`.map { "\(reason) by operator \($0)" } ?? reason
+        events.publish(SessionEvent(type: .participantLeft, at: at, consultation: scope.consultation, room: scope.room, participant: participant, detail: detail))
         history?.record(.participantLeft(consultation: scope.consultation, participant: participant, reason: reason, at: at))
     }
 

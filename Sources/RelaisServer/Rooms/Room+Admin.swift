@@ -37,11 +37,10 @@ extension Room {
     func removeByOperator(_ id: String, operator subject: String) async -> Bool {
         guard let participant = participants[id] else { return false }
         logger.notice("participant removed by operator", metadata: ["participant": "\(id)", "operator": "\(subject)"])
-        observer.event(.participantLeft, scope, participant: id, detail: "removed by operator \(subject)")
         participant.outbox?.send(.left(LeftBody(reason: .removed)))
         participant.outbox?.close(code: 1000)
         participant.outbox = nil
-        await remove(participant, reason: .removed)
+        await remove(participant, reason: .removed, by: subject)
         return true
     }
 
@@ -56,7 +55,7 @@ extension Room {
             participant.outbox?.close(code: 1000)
             participant.outbox = nil
         }
-        for participant in everyone { await remove(participant, reason: .ended) }
+        for participant in everyone { await remove(participant, reason: .ended, by: subject) }
         return everyone.map(\.id)
     }
 }

@@ -191,7 +191,8 @@ actor Room {
         await remove(participant, reason: .left)
     }
 
-    func remove(_ participant: ParticipantState, reason: ParticipantLeftReason) async {
+    /// - Parameter operator: the operator who removed the participant or ended the consultation.
+    func remove(_ participant: ParticipantState, reason: ParticipantLeftReason, by operator: String? = nil) async {
         guard participants.removeValue(forKey: participant.id) != nil else { return }
         order.removeAll { $0 == participant.id }
         await registry.forgetResume(token: participant.resumeToken)
@@ -207,7 +208,7 @@ actor Room {
         }
         broadcast(.participantLeft(ParticipantLeft(participantId: participant.id, reason: reason)), except: nil)
         logger.info("participant left", metadata: ["participant": "\(participant.id)", "reason": "\(reason.rawValue)"])
-        observer.participantLeft(scope, participant: participant.id, reason: reason.rawValue, at: Date())
+        observer.participantLeft(scope, participant: participant.id, reason: reason.rawValue, by: `operator`, at: Date())
         if !participant.published.isEmpty {
             for other in participants.values { await renegotiate(other) }
         }
