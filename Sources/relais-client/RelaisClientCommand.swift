@@ -55,6 +55,7 @@ struct Join: AsyncParsableCommand {
     @Option(help: "Fail when a video track's end-to-end latency p50 exceeds this (ms, from the test pattern).") var expectMaxLatencyMs: Double?
     @Option(help: "Fail when the first video frame took longer than this after subscribing (ms).") var expectMaxFirstFrameMs: Double?
     @Flag(help: "Fail when a received video track froze (a gap over three frame intervals).") var expectNoFreeze = false
+    @Option(help: "Fail when a received video track's longest gap between decoded frames exceeds this (ms).") var expectMaxFreezeMs: Double?
     @Option(help: "Fail unless at least this many video tracks were received.") var expectTracks: Int?
 
     func run() async throws {
@@ -157,6 +158,9 @@ struct Join: AsyncParsableCommand {
                 } else {
                     failures.append("\(name): no frame decoded")
                 }
+            }
+            if let maximum = expectMaxFreezeMs, stream.longestFrameGapMilliseconds > maximum {
+                failures.append("\(name): a \(Int(stream.longestFrameGapMilliseconds)) ms gap between frames > \(Int(maximum)) ms")
             }
             if expectNoFreeze, stream.freezeCount > 0 {
                 failures.append("\(name): \(stream.freezeCount) freezes, \(Int(stream.totalFreezeDurationMilliseconds)) ms")

@@ -18,6 +18,7 @@ struct ReceiveStatisticsTests {
         #expect(snapshot.framesPerSecond == 30)
         #expect(snapshot.timeToFirstFrameMilliseconds == 250)
         #expect(snapshot.freezeCount == 0 && snapshot.totalFreezeDurationMilliseconds == 0)
+        #expect(abs(snapshot.longestFrameGapMilliseconds - 1000.0 / 30) < 0.001)
     }
 
     @Test func a300msGapAt30fpsIsOneFreezeOf300ms() {
@@ -29,6 +30,7 @@ struct ReceiveStatisticsTests {
         let snapshot = stats.snapshot(now: Self.frameTime(29, from: resume))
         #expect(snapshot.freezeCount == 1)
         #expect(abs(snapshot.totalFreezeDurationMilliseconds - 300) < 0.001)
+        #expect(abs(snapshot.longestFrameGapMilliseconds - 300) < 0.001, "the gap a --expect-max-freeze-ms threshold reads")
         #expect(snapshot.framesDecoded == 60)
 
         // 100 ms (3 intervals) is not a freeze; with a nominal interval configured the same holds.

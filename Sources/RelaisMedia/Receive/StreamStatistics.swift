@@ -30,6 +30,8 @@ public struct StreamStatisticsSnapshot: Sendable, Codable, Equatable {
     /// Inter-frame gaps longer than three frame intervals, and their summed length.
     public var freezeCount: Int
     public var totalFreezeDurationMilliseconds: Double
+    /// The longest inter-frame gap seen, freeze or not (0 before the second frame).
+    public var longestFrameGapMilliseconds: Double
     /// From the statistics' start instant to the first decoded frame.
     public var timeToFirstFrameMilliseconds: Double?
 
@@ -102,6 +104,7 @@ public struct StreamStatistics: Sendable {
     private var intervalCursor = 0
     public private(set) var freezeCount = 0
     public private(set) var totalFreezeDuration: Duration = .zero
+    public private(set) var longestFrameGap: Duration = .zero
 
     // Latency, microseconds.
     private var latencies: [Int64] = []
@@ -165,6 +168,7 @@ public struct StreamStatistics: Sendable {
         defer { lastFrame = time }
         guard let last = lastFrame else { return }
         let interval = time.since(last).nanosecondsClamped
+        longestFrameGap = max(longestFrameGap, .nanoseconds(Int64(clamping: interval)))
         let reference: UInt64?
         if let expected = configuration.expectedFrameInterval {
             reference = expected.nanosecondsClamped
@@ -233,6 +237,7 @@ public struct StreamStatistics: Sendable {
             bytesReceived: bytesReceived, bitrateBitsPerSecond: Double(bytes * 8) * 1e9 / spanNs,
             framesDecoded: framesDecoded, framesPerSecond: Double(frames) * 1e9 / spanNs,
             freezeCount: freezeCount, totalFreezeDurationMilliseconds: Self.milliseconds(totalFreezeDuration),
+            longestFrameGapMilliseconds: Self.milliseconds(longestFrameGap),
             timeToFirstFrameMilliseconds: firstFrame.map { Self.milliseconds($0.since(start)) },
             latencySampleCount: latencies.count,
             latencyP50Milliseconds: Self.nearestRank(sorted, 0.5).map { Double($0) / 1000 },
