@@ -1,7 +1,7 @@
 # Relais developer commands. `make test` is the test command CI runs (.ci/run).
 SWIFT ?= swift
 
-.PHONY: test unit benchmarks-check benchmarks macro-benchmark build run
+.PHONY: test unit benchmarks-check benchmarks macro-benchmark build run fuzz fuzz-ci
 
 ## Unit, integration and end-to-end tests, then the allocation thresholds of the benchmarks.
 test: unit benchmarks-check
@@ -31,3 +31,14 @@ build:
 run:
 	bash .ci/run --install-only
 	$(SWIFT) run -c release relais-server
+
+## Every fuzz target (libFuzzer + AddressSanitizer, Fuzz/): FUZZ_SECONDS each (default 60). Prints
+## and writes Fuzz/results.md (executions, crashes, peak RSS, corpus); crash inputs in Fuzz/artifacts/;
+## exits non-zero on any crash.
+FUZZ_SECONDS ?= 60
+fuzz:
+	python3 Fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+## CI's short run: 25 s per target, so a new trap on network input fails the build.
+fuzz-ci:
+	python3 Fuzz/run.py --seconds 25

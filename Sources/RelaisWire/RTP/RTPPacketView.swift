@@ -219,7 +219,10 @@ public struct RTPExtensionCursor {
         case .oneByte:
             while position < end {
                 let b = bytes.u8(at: position)
-                if b == 0 {  // padding between elements
+                // Id 0 is reserved for padding (RFC 8285 §4.2): the byte is skipped whatever its
+                // length nibble says, as libwebrtc does. Reading it as an element would hand the
+                // relay an element it cannot write back (found by fuzzing, Fuzz/ target rtp).
+                if b >> 4 == 0 {
                     position += 1
                     continue
                 }

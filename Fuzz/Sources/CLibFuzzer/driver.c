@@ -1,0 +1,2 @@
+// Intentionally empty: the module only declares LLVMFuzzerRunDriver, which libFuzzer defines.
+#include "CLibFuzzer.h"
