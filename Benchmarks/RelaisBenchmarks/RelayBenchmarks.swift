@@ -56,15 +56,18 @@ func relayBenchmarks() {
         }
     }
 
-    // A subscriber's NACK (RR + generic NACK of one packet): unprotect, parse, cache lookup,
-    // rewrite as the subscriber's stream, protect, enqueue.
+    // A subscriber's NACK (RR + generic NACK of one packet): unprotect, parse, the once-per-RTT
+    // gate and the retransmission budget, cache lookup, rewrite as the subscriber's stream,
+    // protect, enqueue. Each NACK names another packet of the last `count` forwarded (a number is
+    // answered once per round trip), and the budget is lifted so all of them are answered.
     Benchmark("Relay NACK answered from cache", configuration: relayConfiguration()) { benchmark in
         let relay = harness(.aeadAES128GCM)
         let count = benchmark.scaledIterations.count
+        relay.setRetransmissionBudget(sharePercent: 100, floorBytes: 1 << 40)
         // Fresh packets in the cache (it only answers for packets younger than its max age).
-        relay.prepareRTP(makeVP8KeyframePacket(), count: 64)
-        for i in 0..<64 { relay.feed(i) }
-        relay.prepareNACKs(count: count, behind: 10)
+        relay.prepareRTP(makeVP8KeyframePacket(), count: count)
+        for i in 0..<count { relay.feed(i) }
+        relay.prepareNACKs(count: count, behind: 0, distinct: true)
         let before = relay.counters.retransmissions
         benchmark.startMeasurement()
         for i in benchmark.scaledIterations { relay.feed(i) }

@@ -11,6 +11,9 @@ public enum TransportDropReason: Hashable, Sendable {
     /// A first byte that RFC 7983 assigns to nothing WebRTC sends here (ZRTP, TURN channels, junk).
     case unknownPacket
     case closed
+    /// SRTP or SRTCP under a new SSRC when the transport already holds state for
+    /// `TransportConfiguration.maxInboundSSRCs` of them.
+    case ssrcLimit
 }
 
 /// What became of a datagram handed to `WebRTCTransport.handleDatagram`.
@@ -44,6 +47,12 @@ public struct TransportConfiguration: Sendable {
     public var srtpProfiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMSHA1_80]
     /// DTLS records are sized to fit this path MTU.
     public var mtu = 1200
+    /// Distinct SSRCs (RTP media and RTCP senders) a peer may send the relay on one transport. A
+    /// publisher needs a few per m-section (media, RTX, FEC, simulcast layers); each SSRC costs
+    /// SRTP replay state (libsrtp allocates a stream per SSRC and never frees it). Beyond the cap,
+    /// packets under new SSRCs are dropped before decryption and counted (`.ssrcLimit`). Kept
+    /// below the native GCM inbound table (64), so a peer can never evict its own replay state.
+    public var maxInboundSSRCs = 32
 
     public init() {}
 }
@@ -69,6 +78,11 @@ public final class WebRTCTransport {
     }
 
     private var outbox: [(bytes: [UInt8], destination: TransportAddress)] = []
+    /// SSRCs that authenticated on this transport (at most `maxInboundSSRCs`), and the last one matched.
+    private var inboundSSRCs: [UInt32] = []
+        maxInboundSSRCs = max(configuration.maxInboundSSRCs, 1)
+    private var inboundHit = 0
+    private let maxInboundSSRCs: Int
     private var events: [TransportEvent] = []
     private var dtlsStarted = false
 
@@ -93,6 +107,7 @@ public final class WebRTCTransport {
     public func handleDatagram(
         _ buffer: UnsafeMutableRawBufferPointer, length: Int, from source: TransportAddress, now: Instant
     ) -> TransportReceive {
+        inboundSSRCs.reserveCapacity(maxInboundSSRCs)
         guard !isClosed else { return drop(.closed) }
         let datagram = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length])
         switch PacketClass.classify(datagram) {
@@ -106,11 +121,11 @@ public final class WebRTCTransport {
         case .rtp:
             guard ice.isValidated(source) else { return drop(.unvalidatedSource) }
             guard let srtp else { return drop(.notConnected) }
-            return counted(srtp.unprotect(buffer, length: length, rtcp: false, stats: &stats))
+            return unprotect(srtp, buffer, length: length, rtcp: false)
         case .rtcp:
             guard ice.isValidated(source) else { return drop(.unvalidatedSource) }
             guard let srtp else { return drop(.notConnected) }
-            return counted(srtp.unprotect(buffer, length: length, rtcp: true, stats: &stats))
+            return unprotect(srtp, buffer, length: length, rtcp: true)
         case .zrtp, .turnChannel, .unknown:
             return drop(.unknownPacket)
         }
@@ -128,6 +143,49 @@ public final class WebRTCTransport {
         guard let srtp, !isClosed else { return nil }
         return srtp.protect(buffer, length: length, rtcp: true, stats: &stats)
     }
+    /// Decrypts under the inbound SSRC cap: a packet under a new SSRC is dropped when the cap is
+    /// reached, and a new SSRC is admitted only once a packet of it authenticated (so nobody
+    /// without the keys can fill the table).
+    @inline(__always)
+    private func unprotect(_ srtp: SRTPContext, _ buffer: UnsafeMutableRawBufferPointer, length: Int, rtcp: Bool) -> TransportReceive {
+        let offset = rtcp ? 4 : 8
+        guard length >= offset + 4, length <= buffer.count, let base = buffer.baseAddress else {
+            return counted(srtp.unprotect(buffer, length: length, rtcp: rtcp, stats: &stats))
+        }
+        let ssrc = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        var known = inboundHit < inboundSSRCs.count && inboundSSRCs[inboundHit] == ssrc
+        if !known, let i = inboundSSRCs.firstIndex(of: ssrc) {
+            inboundHit = i
+            known = true
+        }
+        if !known, inboundSSRCs.count >= maxInboundSSRCs { return drop(.ssrcLimit) }
+        let result = counted(srtp.unprotect(buffer, length: length, rtcp: rtcp, stats: &stats))
+        if !known {
+            switch result {
+            case .rtp, .rtcp:
+                inboundSSRCs.append(ssrc)
+                inboundHit = inboundSSRCs.count - 1
+            default:
+                break
+            }
+        }
+        return result
+    }
+
+    /// Forgets a validated peer address (see `ICELiteAgent.forget`).
+    public func forgetAddress(_ address: TransportAddress) {
+        ice.forget(address)
+    }
+
+    /// The SSRCs that authenticated on this transport (tests, diagnostics).
+    public var inboundSSRCCount: Int { inboundSSRCs.count }
+
+    /// The relay stopped sending under `ssrc` on this transport (a removed consumer): its outbound
+    /// SRTP state may be reclaimed for a new SSRC (`SRTPSession.retireOutbound`).
+    public func retireOutbound(ssrc: UInt32) {
+        srtp?.outbound.retireOutbound(ssrc: ssrc)
+    }
+
 
     /// The next control datagram to send (STUN response, DTLS flight).
     public func pollTransmit() -> (bytes: [UInt8], destination: TransportAddress)? {

@@ -16,6 +16,12 @@ public enum DownTrackDropReason: Sendable, Hashable {
     /// A reordered packet from before the current source epoch began, or from the source before
     /// it; forwarding it would reuse output sequence numbers the subscriber already saw.
     case predatesSource
+    /// Its output sequence number was already forwarded: a second, possibly different, packet under
+    /// the same SRTP index would reuse the subscriber's keystream (RFC 3711 §9.1, RFC 7714 §14).
+    case duplicate
+    /// More than `DownTrack.sentWindow` behind the newest output: the outbound SRTP context
+    /// could not tell whether its index was used (and refuses it, RFC 3711 §3.3.2).
+    case tooOld
 }
 
 /// What the caller does with the packet it handed to `DownTrack.rewrite`.
@@ -66,6 +72,8 @@ public struct DownTrack: Sendable {
 
     // Source epoch.
     private var inputSSRC: SSRC?
+    /// The publisher SSRC of the current source epoch.
+    var currentInputSSRC: SSRC? { inputSSRC }
     private var previousInputSSRC: SSRC?
     private var epochPending = true
     private var sequenceOffset: UInt16 = 0
@@ -82,6 +90,10 @@ public struct DownTrack: Sendable {
     public private(set) var lastOutputSequence = SequenceNumber(0)
     public private(set) var lastOutputTimestamp: UInt32 = 0
     private var lastOutputAt = Instant.zero
+    /// Which of the last `sentWindow` output sequence numbers were forwarded: bit `seq % sentWindow`.
+    /// An output index is protected once with new content; only `rewriteRetransmission`, which
+    /// reproduces the same bytes, may use it again.
+    private var sent: [UInt64]
 
     // Keyframe gating.
     public private(set) var waitingForKeyframe: Bool
@@ -101,7 +113,13 @@ public struct DownTrack: Sendable {
         public var unknownPayloadType = 0
         public var waitingForKeyframe = 0
         public var predatesSource = 0
+        public var duplicate = 0
+        public var tooOld = 0
     }
+
+    /// Output sequence numbers remembered as forwarded: the outbound SRTP replay window (1024 in
+    /// both libsrtp and `AEADGCMSession`), beyond which the SRTP context refuses to protect.
+    public static let sentWindow = 1024
 
     /// - Parameters:
     ///   - payloadTypeMap: publisher PT to subscriber PT for each codec both negotiated.
@@ -127,11 +145,18 @@ public struct DownTrack: Sendable {
         var ids = [UInt8](repeating: 0, count: 256)
         for (from, to) in extensionIDMap { ids[Int(from)] = to }
         self.extensionIDs = ids
+        self.sent = [UInt64](repeating: 0, count: Self.sentWindow / 64)
         self.waitingForKeyframe = kind == .video && codec.needsKeyframe
     }
 
     /// Rewrites the RTP packet in `packet[0..<length]` for this subscriber, in place.
     public mutating func rewrite(_ packet: UnsafeMutableRawBufferPointer, length: Int, now: Instant) -> DownTrackVerdict {
+        rewrite(packet, length: length, now: now, retransmission: false)
+    }
+
+    /// `rewrite`, or with `retransmission` the replay of an output sequence number already
+    /// forwarded (required to have been), which changes no state the caller keeps.
+    mutating func rewrite(_ packet: UnsafeMutableRawBufferPointer, length: Int, now: Instant, retransmission: Bool) -> DownTrackVerdict {
         guard length >= 0, length <= packet.count else { return drop(.malformed) }
         let bytes = UnsafeMutableRawBufferPointer(rebasing: packet[0..<length])
         let view: RTPPacketView
@@ -171,6 +196,18 @@ public struct DownTrack: Sendable {
         }
 
         let outputSequence = SequenceNumber(view.sequenceNumber.rawValue &+ sequenceOffset)
+        if retransmission {
+            guard hasSent, !outputSequence.isNewer(than: lastOutputSequence),
+                  -Int(outputSequence.distance(from: lastOutputSequence)) < Self.sentWindow, wasSent(outputSequence)
+            else { return drop(.tooOld) }
+        } else if hasSent, !outputSequence.isNewer(than: lastOutputSequence) {
+            let back = -Int(outputSequence.distance(from: lastOutputSequence))
+            guard back < Self.sentWindow else { return drop(.tooOld) }
+            guard !wasSent(outputSequence) else { return drop(.duplicate) }
+            markSent(outputSequence)
+        } else {
+            advanceSent(to: outputSequence)
+        }
         let outputTimestamp = view.timestamp &+ timestampOffset
         RTPRewrite.setSSRC(outputSSRC, in: bytes)
         RTPRewrite.setSequenceNumber(outputSequence, in: bytes)
@@ -197,6 +234,23 @@ public struct DownTrack: Sendable {
         beginSourceSwitch()
         inputSSRC = nil
         previousInputSSRC = nil
+    }
+
+    /// Takes over the output stream of `retired`, a down track that sent under the same output SSRC
+    /// on the same transport and was removed (the subscriber deselected the track, then took it
+    /// again). The outbound SRTP context still holds that SSRC's indices, so this track must not
+    /// start from the publisher's numbering: its first packet begins a source epoch after the last
+    /// number `retired` sent, as after a source switch, and never reuses one of its indices.
+    public mutating func continueOutput(after retired: DownTrack) {
+        guard retired.hasSent else { return }
+        hasSent = true
+        lastOutputSequence = retired.lastOutputSequence
+        lastOutputTimestamp = retired.lastOutputTimestamp
+        lastOutputAt = retired.lastOutputAt
+        sent = retired.sent
+        packetsSent = retired.packetsSent
+        octetsSent = retired.octetsSent
+        resetSource()
     }
 
     /// The publisher's sequence number for an output sequence a subscriber NACKed, so the relay can
@@ -249,6 +303,34 @@ public struct DownTrack: Sendable {
         timestampOffset = nextTimestamp &- inputTimestamp
     }
 
+    @inline(__always)
+    private func wasSent(_ sequence: SequenceNumber) -> Bool {
+        let position = Int(sequence.rawValue) & (Self.sentWindow - 1)
+        return sent[position >> 6] >> UInt64(position & 63) & 1 == 1
+    }
+
+    @inline(__always)
+    private mutating func markSent(_ sequence: SequenceNumber) {
+        let position = Int(sequence.rawValue) & (Self.sentWindow - 1)
+        sent[position >> 6] |= 1 << UInt64(position & 63)
+    }
+
+    /// `sequence` becomes the newest output: the positions it skipped are forgotten (they now stand
+    /// for numbers `sentWindow` later than before), and it is marked.
+    private mutating func advanceSent(to sequence: SequenceNumber) {
+        let ahead = hasSent ? Int(sequence.distance(from: lastOutputSequence)) : Self.sentWindow
+        if ahead >= Self.sentWindow {
+            for i in sent.indices { sent[i] = 0 }
+        } else {
+            var position = Int(lastOutputSequence.rawValue)
+            for _ in 0..<ahead {
+                position = (position + 1) & (Self.sentWindow - 1)
+                sent[position >> 6] &= ~(1 << UInt64(position & 63))
+            }
+        }
+        markSent(sequence)
+    }
+
     private mutating func rewriteExtensionIDs(
         view: RTPPacketView, form: RTPExtensionForm, in bytes: UnsafeMutableRawBufferPointer
     ) {
@@ -280,6 +362,8 @@ public struct DownTrack: Sendable {
         case .unknownPayloadType: drops.unknownPayloadType += 1
         case .waitingForKeyframe: drops.waitingForKeyframe += 1
         case .predatesSource: drops.predatesSource += 1
+        case .duplicate: drops.duplicate += 1
+        case .tooOld: drops.tooOld += 1
         }
         return .drop(reason)
     }

@@ -229,6 +229,8 @@ struct MediaLoopBody: Codable {
     var loop: Int
     var datagramsIn, datagramsOut, bytesIn, bytesOut, forwarded, unrouted: Int
     var retransmissions, retransmissionMisses, nacksToPublishers, keyframeRequests: Int
+    /// Media-path drops by named reason (`relais_media_drops_total{reason}` in /metrics).
+    var nackRepeats, nackOverBudget, rtpDuplicates, rtpTooOld, unwritableDrops, ssrcLimitDrops, addressMovesRefused: Int
     var transportsOpened, transportsClosed, consentExpiries, dtlsFailures, srtpFailures: Int
     var latencySamples: Int
     var latencyMicrosecondsP50, latencyMicrosecondsP90, latencyMicrosecondsP99, latencyMicrosecondsMax: Double?
@@ -250,6 +252,13 @@ struct MediaLoopBody: Codable {
         retransmissionMisses = c.retransmissionMisses
         nacksToPublishers = c.nacksToPublishers
         keyframeRequests = c.keyframeRequests
+        nackRepeats = c.nackRepeats
+        nackOverBudget = c.nackOverBudget
+        rtpDuplicates = c.rtpDuplicates
+        rtpTooOld = c.rtpTooOld
+        unwritableDrops = c.unwritableDrops
+        ssrcLimitDrops = c.drops[.ssrcLimit] ?? 0
+        addressMovesRefused = c.addressMovesRefused
         transportsOpened = c.transportsOpened
         transportsClosed = c.transportsClosed
         consentExpiries = c.consentExpiries

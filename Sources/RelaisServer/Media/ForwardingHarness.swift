@@ -1,5 +1,5 @@
 import Logging
-import NIOCore
+public import NIOCore
 import NIOEmbedded
 import RelaisNIO
 import RelaisSFU
@@ -25,6 +25,10 @@ import RelaisWire
     private let subscribers: [Peer]
     private let subscriberSessions: [SubscriberSession]
     private let relayAddress = TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000)
+    private let room: RoomMedia
+    private let publisherSession: PublisherSession
+    /// Per transport (publisher first, then subscribers): the relay's ICE credentials and the peer's ufrag.
+    private let iceCredentials: [(relay: ICECredentials, peerUfrag: String)]
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
     /// Protected datagrams ready to feed, with their sources (reused between runs: no allocation
     /// once their storage is unique again).
@@ -49,10 +53,12 @@ import RelaisWire
 
         var port = 51000
         func connect(_ purpose: TransportPurpose) throws -> Peer {
+        var credentialsLog: [(relay: ICECredentials, peerUfrag: String)] = []
             let certificate = try DTLSCertificate.generateSelfSigned(commonName: "peer")
             let local = ICECredentials.random()
             let relayCredentials = ICECredentials.random()
             _ = try loop.addTransport(
+            credentialsLog.append((relayCredentials, local.ufrag))
                 remoteUfrag: local.ufrag, remoteFingerprint: certificate.fingerprintSHA256, purpose: purpose, credentials: relayCredentials)
             let address = TransportAddress(ip: IPAddress("127.0.0.1")!, port: UInt16(port))
             port += 1
@@ -67,6 +73,8 @@ import RelaisWire
 
         let publisherSession = PublisherSession(room: room)
         publisher = try connect(.publisher(publisherSession))
+        self.room = room
+        self.publisherSession = publisherSession
         let section = PublishedSection(
             mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
             ssrc: Self.publisherSSRC, extensions: [])
@@ -84,6 +92,7 @@ import RelaisWire
         subscribers = peers
         subscriberSessions = sessions
         let scratch = self.scratch
+        iceCredentials = credentialsLog
 
         // ICE checks, DTLS handshakes, SRTP keys: move datagrams both ways on a fake client clock.
         var now = Instant.zero
@@ -144,14 +153,24 @@ import RelaisWire
         }
     }
 
-    /// Protects `count` NACKs from the first subscriber, each for the packet `behind` before the
-    /// last one it was sent (a packet still in the retransmission cache).
-    public func prepareNACKs(count: Int, behind: Int) {
+    /// Sets every subscriber's retransmission budget (benchmarks measure the answered path, so they
+    /// lift the share that would otherwise refuse most of a thousand NACKs in a row).
+    public func setRetransmissionBudget(sharePercent: Int, floorBytes: Int) {
+        var configuration = RetransmissionBudget.Configuration()
+        configuration.sharePercent = sharePercent
+        configuration.floorBytes = floorBytes
+        for session in subscriberSessions { session.retransmissionBudget = RetransmissionBudget(configuration: configuration) }
+    }
+
+    /// Protects `count` NACKs from the first subscriber, each for one packet still in the
+    /// retransmission cache: the packet `behind` before the last one it was sent, or with
+    /// `distinct` the `i`-th before it (each number is answered at most once per round trip).
+    public func prepareNACKs(count: Int, behind: Int, distinct: Bool = false) {
         let subscriber = subscribers[0]
         guard let consumer = subscriberSessions[0].consumers[Self.firstOutputSSRC] else { fatalError("no consumer") }
-        let lost = consumer.downTrack.lastOutputSequence.advanced(by: -behind)
         for i in 0..<count {
             var writer = ByteWriter(scratch)
+            let lost = consumer.downTrack.lastOutputSequence.advanced(by: -(distinct ? behind + i : behind))
             do {
                 try ReceiverReport(ssrc: SSRC(0xABCD)).serialize(into: &writer)
                 try GenericNACK(senderSSRC: SSRC(0xABCD), mediaSSRC: SSRC(Self.firstOutputSSRC), pairs: [NACKPair(packetID: lost)])
@@ -183,6 +202,83 @@ import RelaisWire
     }
 
     /// Hands prepared datagram `index` to the loop as the channel would, then flushes its outbox.
+    /// Protects one RTP packet per entry of `sequences` as the publisher, under `ssrc`, with the
+    /// payload's last byte set to `fill` (so packets of one number can differ), for hostile-input tests.
+    public func prepareRTP(_ packet: [UInt8], sequences: [UInt16], ssrc: UInt32 = ForwardingHarness.publisherSSRC, fill: UInt8) {
+        for (i, sequence) in sequences.enumerated() {
+            scratch.copyBytes(from: packet)
+            scratch[packet.count - 1] = fill
+            RTPRewrite.setSequenceNumber(SequenceNumber(sequence), in: scratch)
+            RTPRewrite.setSSRC(SSRC(ssrc), in: scratch)
+            guard let n = publisher.client.protectRTP(scratch, length: packet.count) else { fatalError("protect failed") }
+            setPrepared(i, length: n, from: publisher.socketAddress)
+        }
+    }
+
+    /// The publisher renegotiates its video under a new SSRC (as `Room` does on a new offer).
+    public func changePublisherSSRC(_ ssrc: UInt32) {
+        let section = PublishedSection(
+            mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
+            ssrc: ssrc, extensions: [])
+        room.setPublishedTracks(publisherSession, [(trackID: "video", section: section)], midExtensionID: nil)
+    }
+
+    /// Protects one NACK from the first subscriber listing `numbers` (one PID per entry, in order,
+    /// repeats kept), at prepared index `index`.
+    public func prepareNACK(listing numbers: [UInt16], at index: Int = 0) {
+        var writer = ByteWriter(scratch)
+        do {
+            try ReceiverReport(ssrc: SSRC(0xABCD)).serialize(into: &writer)
+            try GenericNACK(senderSSRC: SSRC(0xABCD), mediaSSRC: SSRC(Self.firstOutputSSRC),
+                            pairs: numbers.map { NACKPair(packetID: SequenceNumber($0)) }).serialize(into: &writer)
+        } catch {
+            fatalError("NACK serialization failed")
+        }
+        guard let n = subscribers[0].client.protectRTCP(scratch, length: writer.position) else { fatalError("protect failed") }
+        setPrepared(index, length: n, from: subscribers[0].socketAddress)
+    }
+
+    /// Protects nothing: an ICE Binding request (RFC 8445 §7.2.2) that authenticates with the relay
+    /// credentials of transport `transport` (0 the publisher, then the subscribers), as its peer
+    /// would send it, from `source`, at prepared index `index`.
+    public func prepareCheck(transport: Int, from source: SocketAddress, at index: Int = 0) {
+        let (relay, peerUfrag) = iceCredentials[transport]
+        guard let bytes = try? STUNMessageBuilder.build(type: .bindingRequest, transactionID: .random(), { (b: inout STUNMessageBuilder) throws(BufferTooSmall) in
+            try b.addUsername("\(relay.ufrag):\(peerUfrag)")
+            try b.addICEControlling(42)
+            try b.addPriority(1)
+            try b.addMessageIntegrity(password: relay.password)
+            try b.addFingerprint()
+        }) else { fatalError("STUN build failed") }
+        scratch.copyBytes(from: bytes)
+        setPrepared(index, length: bytes.count, from: source)
+    }
+
+    /// The publisher's address, from which its media comes.
+    public var publisherAddress: SocketAddress { publisher.socketAddress }
+
+    /// Makes the first subscriber take the video under `outputSSRC` instead of what it had (a
+    /// renegotiation: its previous consumer is removed).
+    public func resubscribeFirst(outputSSRC: UInt32) {
+        room.setSubscriptions(subscriberSessions[0], [Subscription(
+            trackID: "video", outputSSRC: outputSSRC, payloadType: 100,
+            extensions: [ExtensionIDMapping(publisher: 2, subscriber: 3), ExtensionIDMapping(publisher: 3, subscriber: 5)])])
+    }
+
+    /// The first subscriber's address, where its datagrams go.
+    public var firstSubscriberAddress: SocketAddress { subscribers[0].socketAddress }
+
+    /// The first subscriber's consumer: its last output sequence number.
+    public var firstSubscriberLastOutput: UInt16 {
+        subscriberSessions[0].consumers[Self.firstOutputSSRC]?.downTrack.lastOutputSequence.rawValue ?? 0
+    }
+
+    /// Hands prepared datagram `index` to the loop, then gives what it queued to `sink`.
+    public func feed(_ index: Int, collecting sink: (AddressedEnvelope<ByteBuffer>) -> Void) {
+        loop.handleDatagram(AddressedEnvelope(remoteAddress: preparedSources[index], data: prepared[index]))
+        loop.outbox.drain(sink)
+    }
+
     @inline(__always)
     public func feed(_ index: Int) {
         loop.handleDatagram(AddressedEnvelope(remoteAddress: preparedSources[index], data: prepared[index]))

@@ -72,6 +72,27 @@ extension MediaLoop {
         let keyframe = track.kind == .video && outcome != .duplicate
             && KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
         if keyframe { track.counters.keyframes &+= 1 }
+        // One SRTP index must never carry two plaintexts (RFC 3711 §9.1, RFC 7714 §14). The
+        // publisher holds its own keys, so SRTP's replay window does not bind it: a packet the
+        // receive statistics already saw (a duplicate, or a retransmission that crossed the
+        // original), one too far behind to tell, or an unconfirmed jump (RFC 3550 §A.1 probation) is
+        // dropped here, before the cache and the down tracks. The cache therefore holds the first copy
+        // of each number, which is what a NACK answer replays.
+        switch outcome {
+        case .duplicate:
+            counters.rtpDuplicates += 1
+            return
+        case .tooOld, .probation:
+            counters.rtpTooOld += 1
+            return
+        case .restarted:
+            // A confirmed sequence restart: old numbers now name other packets. Start a new source
+            // epoch on every down track (the output continues after what was sent) and empty the cache.
+            track.cache?.removeAll()
+            for consumer in track.consumers { consumer.downTrack.resetSource() }
+        case .inOrder, .late, nil:
+            break
+        }
         for consumer in track.consumers {
             guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected else { continue }
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
@@ -98,6 +119,16 @@ extension MediaLoop {
         track.resetStatistics()
         publisher.rebuildIndex()
         return track
+    /// Frees the outbound SRTP state of the subscriber's removed consumers (so churn never fills
+    /// the transport's SSRC table), except for SSRCs a new consumer took again meanwhile.
+    func retireOutputSSRCs(_ subscriber: SubscriberSession, entry: TransportEntry) {
+        guard !subscriber.retiredOutputSSRCs.isEmpty else { return }
+        for ssrc in subscriber.retiredOutputSSRCs where subscriber.consumers[ssrc] == nil {
+            entry.transport.retireOutbound(ssrc: ssrc)
+        }
+        subscriber.retiredOutputSSRCs.removeAll()
+    }
+
     }
 
     private func sendProtectedTransmit(to entry: TransportEntry, length: Int) {
@@ -137,7 +168,8 @@ extension MediaLoop {
     /// requests the throttle held back, and the tracks' rate meters and freeze detection.
     func tickRoom(_ room: RoomMedia, now: Instant) {
         for subscriber in room.subscribers.values {
-            let connected = entries[subscriber.transport]?.transport.isConnected ?? false
+            let entry = entries[subscriber.transport]
+            let connected = entry?.transport.isConnected ?? false
             for consumer in subscriber.consumers.values { consumer.tickStatistics(now: now, connected: connected) }
         }
         for publisher in room.publishers.values {
@@ -148,6 +180,8 @@ extension MediaLoop {
                 guard track.cache != nil, let ssrc = track.ssrc else { continue }
                 publisher.lostScratch.removeAll(keepingCapacity: true)
                 track.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
+            subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
+            if let entry { retireOutputSSRCs(subscriber, entry: entry) }
                 if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, track: track, mediaSSRC: ssrc, lost: publisher.lostScratch) }
             }
             if now.since(publisher.lastReceiverReport) >= .seconds(1) {
@@ -229,17 +263,36 @@ extension MediaLoop {
                         continue
                     }
                     UnsafeMutableRawBufferPointer(rebasing: transmit[0..<stored.count]).copyMemory(from: stored)
-                    guard let n = consumer.downTrack.rewriteRetransmission(transmit, length: stored.count, outputSequence: output) else { continue }
+                    guard let n = consumer.downTrack.rewriteRetransmission(transmit, length: stored.count, outputSequence: output) else {
+                        counters.retransmissionMisses += 1
+                        continue
+                    }
+                subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
+                let roundTrip = consumer.feedback.roundTripMs.flatMap { $0.isFinite ? Duration.microseconds(Int64(min(max($0, 0), 60_000) * 1000)) : nil }
+                let interval = RetransmissionGate.interval(roundTrip: roundTrip)
                     counters.retransmissions += 1
+                    // At most once per round trip per number (duplicates inside one NACK included).
+                    guard consumer.retransmissionGate.admit(output, now: now, interval: interval) else {
+                        counters.nackRepeats += 1
+                        consumer.nackRepeats += 1
+                        continue
+                    }
                     consumer.counters.record(bytes: n, now: now)
                     sendProtectedTransmit(to: entry, length: n)
                 }
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication):
                 guard let pli = try? PictureLossIndicationView(packet), let consumer = subscriber.consumers[pli.mediaSSRC.rawValue] else { continue }
                 consumer.counters.plis += 1
+                    guard subscriber.retransmissionBudget.admit(bytes: stored.count) else {
+                        counters.nackOverBudget += 1
+                        consumer.nackOverBudget += 1
+                        continue
+                    }
                 requestKeyframe(consumer.producer, now: now)
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
                 guard let fir = try? FullIntraRequestView(packet) else { continue }
+                    consumer.retransmissions += 1
+                    consumer.retransmittedBytes &+= n
                 for index in 0..<fir.entryCount {
                     if let consumer = subscriber.consumers[fir.entry(at: index).ssrc.rawValue] {
                         consumer.counters.plis += 1

@@ -61,6 +61,20 @@ public struct MediaLoopCounters: Sendable, Equatable {
     /// UDP payload bytes received and sent.
     public var bytesIn = 0
     public var bytesOut = 0
+    /// NACKed sequence numbers not answered because they were answered (or listed in the same NACK)
+    /// less than a round trip ago (`RetransmissionGate`).
+    public var nackRepeats = 0
+    /// NACKed sequence numbers not answered because the subscriber's retransmission budget was
+    /// spent (`RetransmissionBudget`: 20% of the bytes forwarded to it over the last second).
+    public var nackOverBudget = 0
+    /// Publisher RTP dropped before the down tracks: already received (duplicates), and too far
+    /// behind to tell or an unconfirmed sequence jump (RFC 3550 §A.1).
+    public var rtpDuplicates = 0
+    public var rtpTooOld = 0
+    /// Datagrams dropped because the socket was not writable (the kernel's send buffer is full).
+    public var unwritableDrops = 0
+    /// Checks that validated an address bound to another transport with fresh consent: not moved.
+    public var addressMovesRefused = 0
 }
 
 /// Everything media on one event loop: its UDP socket, its transports and their rooms.
@@ -262,10 +276,8 @@ public final class MediaLoop {
         case .rtcp(let n):
             forwardRTCP(entry: entry, length: n, now: now)
         case .handled:
-            if isSTUN, entry.transport.ice.isValidated(source), entry.socketAddresses[source] == nil {
-                entry.socketAddresses[source] = envelope.remoteAddress
-                router.bind(source, to: id)
-                if entry.sendSocketAddress == nil { entry.sendSocketAddress = envelope.remoteAddress }
+            if isSTUN, entry.transport.ice.isValidated(source) {
+                bindValidated(entry, source: source, socketAddress: envelope.remoteAddress, now: now)
             }
         case .dropped(let reason):
             counters.drops[reason, default: 0] += 1
@@ -283,10 +295,65 @@ public final class MediaLoop {
 
     private func forwardRTP(entry: TransportEntry, length: Int, now: Instant) {
         switch entry.purpose {
+    /// How long without a check from an address before its transport's binding counts as stale: three
+    /// RFC 7675 consent intervals (a full agent checks a pair about every 5 s, §5.1).
+    static let bindingStaleAfter: Duration = .seconds(15)
+
+    /// Binds a peer address that just passed a check on `entry` (RFC 8445 §7.3: a check that
+    /// authenticates with this transport's password makes the address a valid peer-reflexive
+    /// candidate), under two rules that keep the address tables safe:
+    /// - An address bound to another transport that still has consent from it (a check within
+    ///   `bindingStaleAfter`, RFC 7675 §5.1) is not moved: one check, which anyone holding this
+    ///   transport's credentials can send with a spoofed source, must not take a live peer's media
+    ///   path. The check is counted, and this transport forgets the address, so it never sends
+    ///   there either (a lite agent cannot verify the source, RFC 8445 §2.5). Once the other
+    ///   binding is stale (its peer moved or vanished, and a NAT gave the port to someone else),
+    ///   the address moves.
+    /// - A transport's bindings follow its ICE agent, which keeps `ICELiteAgent.maxValidated`
+    ///   addresses: the ones it forgets are unbound, so checks from thousands of source ports
+    ///   leave at most that many per transport.
+    private func bindValidated(_ entry: TransportEntry, source: TransportAddress, socketAddress: SocketAddress, now: Instant) {
+        if let owner = router.owner(of: source), owner != entry.id {
+            if let other = entries[owner], !other.transport.isClosed,
+               let last = other.transport.ice.lastCheck(from: source), now.since(last) < Self.bindingStaleAfter {
+                counters.addressMovesRefused += 1
+                entry.transport.forgetAddress(source)
+                entry.socketAddresses[source] = nil
+                return
+            }
+            router.unbind(source, from: owner)
+            if let other = entries[owner] {
+                other.socketAddresses[source] = nil
+                other.transport.forgetAddress(source)
+                if other.sendSocketAddress == socketAddress {
+                    other.sendSocketAddress = other.transport.sendAddress.flatMap { other.socketAddresses[$0] }
+                }
+            }
+        }
+        if entry.socketAddresses[source] == nil {
+            entry.socketAddresses[source] = socketAddress
+            router.bind(source, to: entry.id)
+            if entry.sendSocketAddress == nil { entry.sendSocketAddress = socketAddress }
+        }
+        guard entry.socketAddresses.count > entry.transport.ice.validated.count else { return }
+        for address in Array(entry.socketAddresses.keys) where !entry.transport.ice.isValidated(address) {
+            if entry.sendSocketAddress == entry.socketAddresses[address] {
+                entry.sendSocketAddress = entry.transport.sendAddress.flatMap { entry.socketAddresses[$0] }
+            }
+            entry.socketAddresses[address] = nil
+            router.unbind(address, from: entry.id)
+        }
+    }
+
+    /// Addresses the port router holds, over all transports (tests).
+    var boundAddressCount: Int { router.addressCount }
+
         case .publisher(let publisher):
             forwardPublishedRTP(publisher, length: length, now: now)
         case .subscriber:
             return  // subscribe transports are sendonly on the relay's side
+        // A new consumer may need an outbound SRTP slot a removed one still holds.
+        if let entry, case .subscriber(let subscriber) = entry.purpose { retireOutputSSRCs(subscriber, entry: entry) }
 
         case .echo(let echo):
             switch echo.rewriteRTP(receive, length: length) {
@@ -379,7 +446,15 @@ public final class MediaLoop {
     /// datagrams are dropped.
     @_spi(Benchmarks) public func flush() {
         if let channel {
-            outbox.drain { channel.write($0, promise: nil) }
+            // UDP has no backpressure but the kernel's send buffer: when it is full NIO keeps the
+            // datagrams it could not write, and the channel stops being writable above its high
+            // watermark. Media that late is useless, so it is dropped and counted rather than queued
+            // without bound (a NACK or a keyframe request recovers what matters).
+            var unwritable = 0
+            outbox.drain { envelope in
+                if channel.isWritable { channel.write(envelope, promise: nil) } else { unwritable += 1 }
+            }
+            counters.unwritableDrops &+= unwritable
             channel.flush()
         } else {
             outbox.drain { _ in }

@@ -81,6 +81,12 @@ public struct ForwardedTrackStatistics: Sendable, Equatable {
     public var frozen: Bool
     /// The down track waits for a keyframe (before the first one, or after a source switch).
     public var waitingForKeyframe: Bool
+    /// Packets retransmitted to answer the subscriber's NACKs (also in `packets`).
+    public var retransmissions = 0
+    /// NACKed sequence numbers not answered: asked again within a round trip, or over the
+    /// subscriber's retransmission budget.
+    public var nackRepeats = 0
+    public var nackOverBudget = 0
 }
 
 extension MediaLoop {
@@ -130,7 +136,8 @@ extension ForwardedTrackStatistics {
             jitterMs: consumer.feedback.jitterMs, roundTripMs: consumer.feedback.roundTripMs,
             nacks: consumer.counters.nacks, plis: consumer.counters.plis, keyframes: consumer.counters.keyframes,
             freezes: consumer.counters.freezes, frozen: consumer.counters.frozen,
-            waitingForKeyframe: consumer.downTrack.waitingForKeyframe)
+            waitingForKeyframe: consumer.downTrack.waitingForKeyframe,
+            retransmissions: consumer.retransmissions, nackRepeats: consumer.nackRepeats, nackOverBudget: consumer.nackOverBudget)
     }
 }
 

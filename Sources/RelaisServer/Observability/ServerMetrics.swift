@@ -114,3 +114,12 @@ extension MediaLoopCounters {
         }
     }
 }
+            // Hostile-participant limits of the media path, one series per named drop reason.
+            let drop = "relais_media_drops_total"
+            advance(drop, [("reason", "nack_repeat")]) { $0.nackRepeats }
+            advance(drop, [("reason", "nack_over_budget")]) { $0.nackOverBudget }
+            advance(drop, [("reason", "rtp_duplicate")]) { $0.rtpDuplicates }
+            advance(drop, [("reason", "rtp_too_old")]) { $0.rtpTooOld }
+            advance(drop, [("reason", "socket_unwritable")]) { $0.unwritableDrops }
+            advance(drop, [("reason", "ssrc_limit")]) { $0.drops[.ssrcLimit] ?? 0 }
+            advance(drop, [("reason", "address_move_refused")]) { $0.addressMovesRefused }

@@ -44,11 +44,14 @@ final class ProducerTrack {
         self.cache = section.kind == .video ? RetransmissionBuffer() : nil
     }
 
-    /// Starts the receive statistics afresh (the publisher's SSRC changed).
+    /// Starts the receive statistics afresh (the publisher's SSRC changed). The cache is emptied
+    /// too: its packets are keyed by a sequence number that now means another packet, and a NACK
+    /// answer must replay exactly what was forwarded under the number asked (RFC 3711 §9.1).
     func resetStatistics() {
         statistics = nil
         loss.reset()
     }
+        cache?.removeAll()
 
     /// Once a loop tick: the rate meter, the loss interval with each rate sample, and for video a
     /// freeze when packets stopped (`TrackCounters.freezeThreshold`).
@@ -76,6 +79,14 @@ final class ConsumerTrack {
     /// subscriber session, consumer) is broken when the subscriber is removed from its room.
     var subscriberEntry: TransportEntry?
 
+    /// Answers each NACKed output sequence number at most once per round trip.
+    var retransmissionGate = RetransmissionGate()
+    /// NACK answers: packets retransmitted (also in `counters`), their bytes, and the sequence
+    /// numbers refused by reason.
+    var retransmissions = 0
+    var retransmittedBytes = 0
+    var nackRepeats = 0
+    var nackOverBudget = 0
     init(subscriber: TransportID, producer: ProducerTrack, downTrack: DownTrack) {
         self.subscriber = subscriber
         self.producer = producer
@@ -121,11 +132,49 @@ final class SubscriberSession {
     /// By output SSRC, to route this subscriber's NACK/PLI/FIR to the right consumer.
     var consumers: [UInt32: ConsumerTrack] = [:]
 
+    /// Bytes the relay may retransmit to this subscriber: a share of what it forwards.
+    var retransmissionBudget = RetransmissionBudget()
+    /// Output SSRCs of consumers removed since the media loop last retired them from the transport's
+    /// outbound SRTP context (drained on the loop, so the context's slots can be reused).
+    var retiredOutputSSRCs: [UInt32] = []
+    /// The down tracks of removed consumers, by output SSRC, oldest first in `retiredOrder`: a
+    /// consumer created again under the same SSRC continues their output numbering, because the
+    /// outbound SRTP context remembers the indices they used (`DownTrack.continueOutput`).
+    private(set) var retiredDownTracks: [UInt32: DownTrack] = [:]
+    private var retiredOrder: [UInt32] = []
+    static let retiredDownTrackLimit = 256
+
+    /// Remembers a removed consumer's output for a later consumer of the same SSRC. Beyond the
+    /// limit the oldest is forgotten; the SRTP context then refuses that SSRC rather than reuse
+    /// one of its indices (`SRTPError.ssrcRetired`).
+    func retire(_ consumer: ConsumerTrack) {
+        let ssrc = consumer.downTrack.outputSSRC.rawValue
+        retiredOutputSSRCs.append(ssrc)
+        if retiredDownTracks.updateValue(consumer.downTrack, forKey: ssrc) == nil { retiredOrder.append(ssrc) }
+        while retiredOrder.count > Self.retiredDownTrackLimit {
+            retiredDownTracks.removeValue(forKey: retiredOrder.removeFirst())
+        }
+    }
+
+    /// The down track a removed consumer of `ssrc` left, if remembered (and forgets it).
+    func takeRetiredDownTrack(_ ssrc: UInt32) -> DownTrack? {
+        guard let downTrack = retiredDownTracks.removeValue(forKey: ssrc) else { return nil }
+        retiredOrder.removeAll { $0 == ssrc }
+        return downTrack
+    }
     init(room: RoomMedia) {
         self.room = room
     }
 
     /// Takes in the report blocks of an RR or SR from this subscriber (RFC 3550 §6.4.1); blocks
+    /// Bytes forwarded to this subscriber so far, retransmissions excluded (a removed consumer's
+    /// bytes leave the sum; the budget's window clamps at zero).
+    var forwardedBytes: Int {
+        var total = 0
+        for consumer in consumers.values { total &+= consumer.counters.bytes &- consumer.retransmittedBytes }
+        return total
+    }
+
     /// about SSRCs that are not one of its consumers' outputs are ignored. Allocates nothing.
     func receiveReports(_ packet: RTCPHeaderView, now: Instant) {
         switch packet.packetType {
@@ -204,12 +253,16 @@ final class RoomMedia {
 
     func removeProducer(_ track: ProducerTrack) {
         for consumer in track.consumers {
-            subscribers[consumer.subscriber]?.consumers.removeValue(forKey: consumer.downTrack.outputSSRC.rawValue)
+            guard let subscriber = subscribers[consumer.subscriber] else { continue }
+            subscriber.retire(consumer)
+            subscriber.consumers.removeValue(forKey: consumer.downTrack.outputSSRC.rawValue)
+            subscriber.retire(consumer)
         }
         track.consumers.removeAll()
         producers.removeValue(forKey: track.trackID)
     }
 
+            if let retired = subscriber.takeRetiredDownTrack(subscription.outputSSRC) { downTrack.continueOutput(after: retired) }
     /// Makes a subscriber's consumers match what it accepted in its latest answer.
     func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription]) {
         let wanted = Dictionary(subscriptions.map { ($0.outputSSRC, $0) }, uniquingKeysWith: { a, _ in a })
@@ -219,7 +272,7 @@ final class RoomMedia {
         }
         for subscription in subscriptions where subscriber.consumers[subscription.outputSSRC] == nil {
             guard let producer = producers[subscription.trackID] else { continue }
-            let downTrack = DownTrack(
+            var downTrack = DownTrack(
                 outputSSRC: SSRC(subscription.outputSSRC), kind: producer.kind, codec: producer.codec, clockRate: producer.clockRate,
                 payloadTypeMap: [(from: producer.payloadType, to: subscription.payloadType)],
                 extensionIDMap: subscription.extensions.map { (from: $0.publisher, to: $0.subscriber) })

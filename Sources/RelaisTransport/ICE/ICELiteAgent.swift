@@ -50,7 +50,9 @@ public struct ICELiteAgent: Sendable {
     public private(set) var isClosed = false
     /// Recently validated addresses (a peer may check several of its candidates before nominating).
     public private(set) var validated: [TransportAddress] = []
-    static let maxValidated = 8
+    /// When each of `validated` last passed a check (same order).
+    private var validatedAt: [Instant] = []
+    public static let maxValidated = 8
 
     private var pendingEvents: [ICELiteEvent] = []
     private var localUfragBytes: [UInt8]
@@ -67,6 +69,20 @@ public struct ICELiteAgent: Sendable {
     /// True when `address` passed an ICE check on this transport; everything else is dropped.
     public func isValidated(_ address: TransportAddress) -> Bool {
         validated.contains(address)
+    }
+
+    /// When `address` last passed a check on this transport (its latest consent, RFC 7675 §5.1).
+    public func lastCheck(from address: TransportAddress) -> Instant? {
+        validated.firstIndex(of: address).map { validatedAt[$0] }
+    }
+
+    /// Forgets a validated address: it no longer carries DTLS or media, and is not sent to (the
+    /// owner found it bound to another live transport).
+    public mutating func forget(_ address: TransportAddress) {
+        guard let index = validated.firstIndex(of: address) else { return }
+        validated.remove(at: index)
+        validatedAt.remove(at: index)
+        if selected == address { selected = nil }
     }
 
     /// Where to send: the nominated address, or the latest validated one before nomination.
@@ -109,7 +125,7 @@ public struct ICELiteAgent: Sendable {
             return errorResponse(487, "Role Conflict", to: message, reason: .roleConflict, scratch: scratch)
         }
 
-        remember(source)
+        remember(source, now: now)
         lastConsent = now
         if message.useCandidate, selected != source {
             selected = source
@@ -169,14 +185,19 @@ public struct ICELiteAgent: Sendable {
         return remote.equalsBytes(Array(remoteUfrag.utf8))
     }
 
-    private mutating func remember(_ address: TransportAddress) {
+    private mutating func remember(_ address: TransportAddress, now: Instant) {
         if let index = validated.firstIndex(of: address) {
             validated.remove(at: index)
-        } else if validated.count == Self.maxValidated {
+            validatedAt.remove(at: index)
+        } else if validated.count >= Self.maxValidated {
             // Never forget the nominated address while it is in use.
-            if let victim = validated.firstIndex(where: { $0 != selected }) { validated.remove(at: victim) }
+            if let victim = validated.firstIndex(where: { $0 != selected }) {
+                validated.remove(at: victim)
+                validatedAt.remove(at: victim)
+            }
         }
         validated.append(address)
+        validatedAt.append(now)
     }
 
     private func successResponse(

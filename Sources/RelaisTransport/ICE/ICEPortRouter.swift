@@ -14,6 +14,18 @@ public struct ICEPortRouter<TransportID: Hashable & Sendable>: Sendable {
     public init() {}
 
     public var transportCount: Int { byUfrag.count }
+    /// Addresses bound, over all transports: at most `maxAddressesPerTransport` per transport.
+    public var addressCount: Int { byAddress.count }
+
+    /// Addresses one transport keeps bound: as many as its ICE agent keeps validated. The owner
+    /// unbinds what the agent forgets (`MediaLoop` does after each check), so a peer checking from
+    /// thousands of source ports cannot grow the table.
+    public static var maxAddressesPerTransport: Int { ICELiteAgent.maxValidated }
+
+    /// The transport `address` is bound to, if any.
+    public func owner(of address: TransportAddress) -> TransportID? {
+        byAddress[address]
+    }
 
     /// Makes a transport reachable by STUN checks naming `ufrag`.
     public mutating func register(ufrag: String, for id: TransportID) {
@@ -21,7 +33,9 @@ public struct ICEPortRouter<TransportID: Hashable & Sendable>: Sendable {
     }
 
     /// Binds a validated address to its transport (after the transport's ICE agent accepted a check
-    /// from it). An address moving to another transport is unbound from the old one.
+    /// from it). An address moving to another transport is unbound from the old one; whether it may
+    /// move is the owner's decision (`MediaLoop` refuses to move an address whose transport still
+    /// has consent from it).
     public mutating func bind(_ address: TransportAddress, to id: TransportID) {
         if let previous = byAddress[address], previous != id {
             addressesOf[previous]?.removeAll { $0 == address }
@@ -29,6 +43,18 @@ public struct ICEPortRouter<TransportID: Hashable & Sendable>: Sendable {
         if byAddress.updateValue(id, forKey: address) != id {
             addressesOf[id, default: []].append(address)
         }
+    }
+
+    /// Addresses bound to `id` (tests).
+    public func addresses(of id: TransportID) -> [TransportAddress] {
+        addressesOf[id] ?? []
+    }
+
+    /// Unbinds `address` from `id` (its agent forgot it).
+    public mutating func unbind(_ address: TransportAddress, from id: TransportID) {
+        guard byAddress[address] == id else { return }
+        byAddress.removeValue(forKey: address)
+        addressesOf[id]?.removeAll { $0 == address }
     }
 
     /// Forgets a transport: its ufrag and every address bound to it.

@@ -24,8 +24,14 @@ internal import COpenSSL
 ///
 /// Deviation: the per-SSRC table has a fixed capacity. Inbound, a new authenticated SSRC evicts
 /// the least recently used one (only a holder of the key can create entries, so an attacker cannot
-/// flush replay state). Outbound, a new SSRC beyond capacity is refused (`.ssrcTableFull`):
-/// evicting would restart that SSRC's ROC at 0 and reuse GCM nonces.
+/// flush replay state). Outbound, the owner `retire`s an SSRC it stopped sending (a removed
+/// consumer): its slot keeps its index, so the SSRC can come back and continue, until a new SSRC
+/// needs room in a full table; then the least recently used retired slot is reused and its SSRC
+/// is *forbidden* for the rest of the session (`.ssrcRetired`): recreating it would restart its
+/// ROC at 0 and reuse GCM nonces (RFC 7714 §14, RFC 3711 §9.1). With no retired slot to reuse, a
+/// new SSRC is refused (`.ssrcTableFull`). `forbiddenLimit` bounds what is remembered; an SSRC
+/// forgotten beyond it could only come back through a 32-bit collision of the relay's random
+/// output SSRCs.
 ///
 /// Not thread-safe: a session belongs to the event loop of its transport.
 final class AEADGCMSession {
@@ -60,7 +66,14 @@ final class AEADGCMSession {
         var rtcpIndex: UInt32 = 0
         var rtcpBits0: UInt64 = 0
         var rtcpBits1: UInt64 = 0
+        /// Outbound: the owner stopped using this SSRC; the slot may be reclaimed.
+        var retired = false
     }
+
+    /// Outbound SSRCs whose slot was reclaimed, refused from then on; `forbiddenOrder` is FIFO.
+    private var forbidden: Set<UInt32> = []
+    private var forbiddenOrder: [UInt32] = []
+    static let forbiddenLimit = 4096
 
     /// Derives the session keys from a master key (16 bytes) and master salt (12 bytes).
     convenience init(masterKey: [UInt8], masterSalt: [UInt8], inbound: Bool, replayWindow: Int, capacity: Int) throws(SRTPError) {
@@ -162,17 +175,26 @@ final class AEADGCMSession {
         return nil
     }
 
-    /// A fresh slot for `ssrc`: a free one, or inbound the least recently used one.
+    /// A fresh slot for `ssrc`: a free one, or inbound the least recently used one, or outbound
+    /// the least recently used retired one (whose SSRC is then forbidden).
     private func insert(_ ssrc: UInt32) throws(SRTPError) -> Int {
         let i: Int
+        if !isInbound, !forbidden.isEmpty, forbidden.contains(ssrc) { throw .ssrcRetired }
         if count < capacity {
             i = count
             count += 1
-        } else {
-            guard isInbound else { throw .ssrcTableFull }
+        } else if isInbound {
             var oldest = 0
             for j in 1..<count where slots[j].lastUsed < slots[oldest].lastUsed { oldest = j }
             i = oldest
+        } else {
+            var reclaim: Int?
+            for j in 0..<count where slots[j].retired {
+                if reclaim.map({ slots[j].lastUsed < slots[$0].lastUsed }) ?? true { reclaim = j }
+            }
+            guard let reclaim else { throw .ssrcTableFull }
+            forbid(slots[reclaim].ssrc)
+            i = reclaim
         }
         slots[i] = Slot(ssrc: ssrc)
         if let bitmaps { (bitmaps + i * words).update(repeating: 0, count: words) }
@@ -182,6 +204,19 @@ final class AEADGCMSession {
 
     /// Number of SSRCs with state (tests).
     var ssrcCount: Int { count }
+
+    /// Outbound: the owner will not send under `ssrc` any more (unless it comes back, which
+    /// continues its indices). Its slot becomes reclaimable.
+    func retire(_ ssrc: UInt32) {
+        guard !isInbound, let i = find(ssrc) else { return }
+        slots[i].retired = true
+    }
+
+    private func forbid(_ ssrc: UInt32) {
+        guard forbidden.insert(ssrc).inserted else { return }
+        forbiddenOrder.append(ssrc)
+        if forbiddenOrder.count > Self.forbiddenLimit { forbidden.remove(forbiddenOrder.removeFirst()) }
+    }
 
     // MARK: RTP index (libsrtp srtp_rdbx_*)
 
@@ -314,6 +349,7 @@ final class AEADGCMSession {
         let ssrc = Self.be32(p, 8)
         let i: Int
         if let hit = find(ssrc) { i = hit } else { i = try insert(ssrc) }
+        slots[i].retired = false
         let (index, delta) = Self.estimate(slots[i].rtpIndex, seq)
         // libsrtp refuses to protect an index older than the window (srtp_err_status_replay_old);
         // a repeat inside it is re-protected under the same index (allow_repeat_tx).
@@ -362,6 +398,7 @@ final class AEADGCMSession {
         let ssrc = Self.be32(p, 4)
         let i: Int
         if let hit = find(ssrc) { i = hit } else { i = try insert(ssrc) }
+        slots[i].retired = false
         // libsrtp's srtp_rdb_increment: the 31-bit index is exhausted (srtp_err_status_key_expired).
         guard slots[i].rtcpIndex < 0x7fff_ffff else { throw .other(code: 15) }
         slots[i].rtcpIndex += 1

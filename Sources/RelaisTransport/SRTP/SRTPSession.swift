@@ -15,6 +15,9 @@ public enum SRTPError: Error, Hashable, Sendable {
     /// A new SSRC arrived on an outbound session whose fixed-capacity SSRC table is full
     /// (native AES-GCM: never evicts outbound, which would reuse nonces).
     case ssrcTableFull
+    /// An outbound SSRC whose state was reclaimed after it was retired: sending under it again
+    /// would restart its index and reuse keystream (RFC 3711 §9.1).
+    case ssrcRetired
     /// Any other libsrtp status.
     case other(code: Int32)
 
@@ -51,6 +54,9 @@ public final class SRTPSession {
     private var session: srtp_t?
     /// AEAD_AES_128_GCM over OpenSSL EVP (no allocation or lock per packet); nil for libsrtp.
     private let gcm: AEADGCMSession?
+    /// libsrtp outbound: the SSRCs it has streams for, bounded like the native table (libsrtp
+    /// itself creates a stream for every new SSRC and never frees one).
+    private var libsrtpOutbound: OutboundSSRCTable?
 
     /// SSRCs with state per session for AES-GCM: inbound evicts the least recently used beyond
     /// it, outbound refuses new ones (`.ssrcTableFull`).
@@ -110,6 +116,25 @@ public final class SRTPSession {
             throw .setupFailed(code: Int32(bitPattern: status.rawValue))
         }
         self.session = created
+        if direction == .outbound { libsrtpOutbound = OutboundSSRCTable(capacity: ssrcCapacity ?? Self.gcmOutboundSSRCs) }
+    }
+
+    /// The owner stopped sending under `ssrc` (a removed consumer): its state may be reclaimed
+    /// when a new SSRC needs room, after which `ssrc` is refused (`.ssrcRetired`) rather than
+    /// restarted at index 0. Sending under it before that continues its indices.
+    public func retireOutbound(ssrc: UInt32) {
+        if let gcm { gcm.retire(ssrc) } else { libsrtpOutbound?.retire(ssrc) }
+    }
+
+    /// Admits `ssrc` to the libsrtp outbound table, freeing the stream of a reclaimed retired SSRC.
+    @inline(__always)
+    private func admitOutbound(_ buffer: UnsafeMutableRawBufferPointer, ssrcOffset: Int, length: Int) throws(SRTPError) {
+        guard libsrtpOutbound != nil else { return }
+        guard length >= ssrcOffset + 4, length <= buffer.count, let base = buffer.baseAddress else { throw .malformed }
+        let ssrc = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: ssrcOffset, as: UInt32.self))
+        if let reclaimed = try libsrtpOutbound?.use(ssrc) {
+            _ = srtp_remove_stream(session, reclaimed.bigEndian)
+        }
     }
 
     deinit {
@@ -122,6 +147,7 @@ public final class SRTPSession {
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
         if let gcm { return try gcm.protectRTP(buffer, length: length) }
         guard buffer.count - length >= Self.maxTrailer else { throw .noRoomForTag }
+        try admitOutbound(buffer, ssrcOffset: 8, length: length)
         var len = Int32(length)
         let status = srtp_protect(session, buffer.baseAddress, &len)
         guard status == srtp_err_status_ok else { throw SRTPError(status: status) }
@@ -143,6 +169,7 @@ public final class SRTPSession {
     public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
         if let gcm { return try gcm.protectRTCP(buffer, length: length) }
         guard buffer.count - length >= Self.maxTrailer else { throw .noRoomForTag }
+        try admitOutbound(buffer, ssrcOffset: 4, length: length)
         var len = Int32(length)
         let status = srtp_protect_rtcp(session, buffer.baseAddress, &len)
         guard status == srtp_err_status_ok else { throw SRTPError(status: status) }
@@ -174,7 +201,7 @@ public struct SRTPCounters: Sendable, Equatable {
         case .authenticationFailed: authenticationFailures += 1
         case .replayed: replays += 1
         case .malformed, .noRoomForTag: malformed += 1
-        case .setupFailed, .ssrcTableFull, .other: other += 1
+        case .setupFailed, .ssrcTableFull, .ssrcRetired, .other: other += 1
         }
     }
 
@@ -193,4 +220,70 @@ public final class SRTPContext {
     }
 
     public var profile: SRTPProfile { outbound.profile }
+}
+
+/// The outbound SSRCs of a libsrtp session, with the native GCM table's policy: at most `capacity`
+/// streams; a retired SSRC keeps its stream (and indices) until a new SSRC needs room, then the
+/// least recently used retired one is reclaimed and forbidden for the session's lifetime.
+struct OutboundSSRCTable {
+    let capacity: Int
+    private var ssrcs: [UInt32] = []
+    private var retired: [Bool] = []
+    private var lastUsed: [UInt64] = []
+    private var clock: UInt64 = 0
+    private var lastHit = 0
+    private var forbidden: Set<UInt32> = []
+    private var forbiddenOrder: [UInt32] = []
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        ssrcs.reserveCapacity(self.capacity)
+        retired.reserveCapacity(self.capacity)
+        lastUsed.reserveCapacity(self.capacity)
+    }
+
+    var count: Int { ssrcs.count }
+
+    /// Notes a packet under `ssrc`; returns the SSRC whose stream must be freed to make room.
+    mutating func use(_ ssrc: UInt32) throws(SRTPError) -> UInt32? {
+        clock &+= 1
+        if lastHit < ssrcs.count, ssrcs[lastHit] == ssrc {
+            retired[lastHit] = false
+            lastUsed[lastHit] = clock
+            return nil
+        }
+        if let i = ssrcs.firstIndex(of: ssrc) {
+            lastHit = i
+            retired[i] = false
+            lastUsed[i] = clock
+            return nil
+        }
+        if !forbidden.isEmpty, forbidden.contains(ssrc) { throw .ssrcRetired }
+        if ssrcs.count < capacity {
+            ssrcs.append(ssrc)
+            retired.append(false)
+            lastUsed.append(clock)
+            lastHit = ssrcs.count - 1
+            return nil
+        }
+        var reclaim: Int?
+        for j in ssrcs.indices where retired[j] {
+            if reclaim.map({ lastUsed[j] < lastUsed[$0] }) ?? true { reclaim = j }
+        }
+        guard let reclaim else { throw .ssrcTableFull }
+        let old = ssrcs[reclaim]
+        if forbidden.insert(old).inserted {
+            forbiddenOrder.append(old)
+            if forbiddenOrder.count > AEADGCMSession.forbiddenLimit { forbidden.remove(forbiddenOrder.removeFirst()) }
+        }
+        ssrcs[reclaim] = ssrc
+        retired[reclaim] = false
+        lastUsed[reclaim] = clock
+        lastHit = reclaim
+        return old
+    }
+
+    mutating func retire(_ ssrc: UInt32) {
+        if let i = ssrcs.firstIndex(of: ssrc) { retired[i] = true }
+    }
 }
