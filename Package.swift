@@ -10,6 +10,7 @@
 //                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
 //   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
 //   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable), shared by server and clients
+//   RelaisNegotiation the relay's pure SDP decisions: publish answers, subscribe offers and answers, echo
 //   RelaisAuth       access tokens (JWT HS256)
 //   RelaisHistory    consultation history and audit trail in SQLite (WAL); a leaf, no Relais imports
 //   RelaisAdmin      the admin API's JSON values (sessions, stats, events, history), for server and monitor
@@ -32,6 +33,7 @@ let package = Package(
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
         .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
+        .library(name: "RelaisNegotiation", targets: ["RelaisNegotiation"]),
         .library(name: "RelaisAuth", targets: ["RelaisAuth"]),
         .library(name: "RelaisMedia", targets: ["RelaisMedia"]),
         .library(name: "RelaisCamera", targets: ["RelaisCamera"]),
@@ -139,12 +141,19 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Negotiation: the relay's SDP decisions as pure functions (text in, answer or typed error out)
+        .target(
+            name: "RelaisNegotiation",
+            dependencies: ["RelaisWire", "RelaisTransport", "RelaisSignaling"],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Server: NIO media loops, rooms, HTTP and WebSocket signaling
         .target(
             name: "RelaisServer",
             dependencies: [
                 "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisAuth", "RelaisNIO", "RelaisCamera",
-                "RelaisAdmin", "RelaisHistory",
+                "RelaisAdmin", "RelaisHistory", "RelaisNegotiation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -259,9 +268,14 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "RelaisNegotiationTests",
+            dependencies: ["RelaisNegotiation", "RelaisWire", "RelaisSignaling", "RelaisTransport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "RelaisServerTests",
             dependencies: [
-                "RelaisServer", "RelaisWire", "RelaisSignaling", "RelaisTransport",
+                "RelaisServer", "RelaisNegotiation", "RelaisWire", "RelaisSignaling", "RelaisTransport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,33 +1,82 @@
-import RelaisSignaling
-import RelaisTransport
-import RelaisWire
+public import RelaisSignaling
+public import RelaisTransport
+public import RelaisWire
 
 /// The peer's side of one transport, from its SDP (RFC 8839 §5.4, RFC 8842 §5).
-struct PeerTransportParameters: Sendable, Equatable {
-    var ufrag: String
-    var password: String
-    var fingerprint: DTLSFingerprint
-    var setup: SDPSetupRole?
+public struct PeerTransportParameters: Sendable, Equatable {
+    public var ufrag: String
+    public var password: String
+    public var fingerprint: DTLSFingerprint
+    public var setup: SDPSetupRole?
+
+    public init(ufrag: String, password: String, fingerprint: DTLSFingerprint, setup: SDPSetupRole?) {
+        self.ufrag = ufrag
+        self.password = password
+        self.fingerprint = fingerprint
+        self.setup = setup
+    }
 }
 
 /// One published media section the relay accepted: what it forwards and how to recognise it.
-struct PublishedSection: Sendable, Equatable {
-    var mid: String
-    var kind: MediaKind
-    var codec: SDPCodec
+public struct PublishedSection: Sendable, Equatable {
+    public var mid: String
+    public var kind: MediaKind
+    public var codec: SDPCodec
     /// SSRC the publisher announced (a=ssrc), if any; otherwise learnt from the mid extension.
-    var ssrc: UInt32?
+    public var ssrc: UInt32?
     /// Header extensions kept in the answer (mid, abs-send-time, audio level).
-    var extensions: [ExtensionMap]
+    public var extensions: [ExtensionMap]
 
-    var clockRate: UInt32 { UInt32(codec.rtpMap.clockRate) }
+    public init(mid: String, kind: MediaKind, codec: SDPCodec, ssrc: UInt32?, extensions: [ExtensionMap]) {
+        self.mid = mid
+        self.kind = kind
+        self.codec = codec
+        self.ssrc = ssrc
+        self.extensions = extensions
+    }
+
+    /// The codec's RTP clock rate; `acceptedSections` only accepts 90000 or 48000, and the
+    /// conversion saturates rather than trap for a section built by other code.
+    public var clockRate: UInt32 { UInt32(clamping: codec.rtpMap.clockRate) }
 }
 
 /// The relay's local side of a transport, for the SDP it writes.
-struct LocalTransportParameters: Sendable {
-    var credentials: ICECredentials
-    var fingerprint: DTLSFingerprint
-    var address: TransportAddress
+public struct LocalTransportParameters: Sendable {
+    public var credentials: ICECredentials
+    public var fingerprint: DTLSFingerprint
+    public var address: TransportAddress
+
+    public init(credentials: ICECredentials, fingerprint: DTLSFingerprint, address: TransportAddress) {
+        self.credentials = credentials
+        self.fingerprint = fingerprint
+        self.address = address
+    }
+}
+
+/// A header extension's id in the publisher's packets and in what a subscriber negotiated.
+public struct ExtensionIDMapping: Sendable, Equatable {
+    public var publisher: UInt8
+    public var subscriber: UInt8
+
+    public init(publisher: UInt8, subscriber: UInt8) {
+        self.publisher = publisher
+        self.subscriber = subscriber
+    }
+}
+
+/// What a subscriber receives of one track, as negotiated in the subscribe offer it answered.
+public struct Subscription: Sendable, Equatable {
+    public var trackID: String
+    public var outputSSRC: UInt32
+    public var payloadType: UInt8
+    public var extensions: [ExtensionIDMapping]
+
+    public init(trackID: String, outputSSRC: UInt32, payloadType: UInt8, extensions: [ExtensionIDMapping] = []) {
+        self.trackID = trackID
+        self.outputSSRC = outputSSRC
+        self.payloadType = payloadType
+        self.extensions = extensions
+    }
 }
 
 /// SDP for rooms: answers to publish offers and the relay's subscribe offers (JSEP, RFC 8829).
@@ -35,91 +84,245 @@ struct LocalTransportParameters: Sendable {
 /// The relay bundles everything on one transport with rtcp-mux, keeps one codec per section (the
 /// peer's first one the relay forwards), and offers only the feedback it honours: NACK (answered
 /// from the retransmission cache), PLI and FIR (throttled towards the publisher).
-enum RoomNegotiation {
-    static let videoCodecs = ["VP8", "H264", "VP9"]
-    static let audioCodecs = ["opus"]
-    static let feedback: Set<String> = ["nack", "nack pli", "ccm fir"]
+public enum RoomNegotiation {
+    public static let videoCodecs = ["VP8", "H264", "VP9"]
+    public static let audioCodecs = ["opus"]
+    public static let feedback: Set<String> = ["nack", "nack pli", "ccm fir"]
     /// Extensions the relay reads from publishers; everything else is neutralised on forwarding.
-    static let publishExtensions: Set<String> = [RTPExtensionURI.mid, RTPExtensionURI.absSendTime, RTPExtensionURI.audioLevel]
+    public static let publishExtensions: Set<String> = [RTPExtensionURI.mid, RTPExtensionURI.absSendTime, RTPExtensionURI.audioLevel]
+
+    // MARK: Limits
+
+    /// Per-publisher caps on what one publish offer may declare. Each offer replaces the
+    /// publisher's tracks, so a cap per offer is a cap per publisher. A telemedicine cart publishes
+    /// a camera or two, a microphone and perhaps a screen: the defaults leave room for that twice.
+    public struct Limits: Sendable, Equatable {
+        /// m-sections in one publish offer (accepted or rejected). Default 16.
+        public var maxMediaSections: Int
+        /// Sections the relay accepts as tracks from one publisher. Default 8.
+        public var maxTracks: Int
+        /// Distinct SSRCs one publisher announces across its offer (media, RTX, FEC). Default 16.
+        public var maxSSRCs: Int
+
+        public init(maxMediaSections: Int = 16, maxTracks: Int = 8, maxSSRCs: Int = 16) {
+            self.maxMediaSections = maxMediaSections
+            self.maxTracks = maxTracks
+            self.maxSSRCs = maxSSRCs
+        }
+
+        public static let `default` = Limits()
+    }
+
+    /// Longest `a=fmtp` parameter list the relay copies into subscribers' offers; real ones (H.264
+    /// profile-level-id and friends, Opus options) are under 150 bytes.
+    public static let maxFormatParametersBytes = 512
+
+    /// Clock rates the payload formats fix (RFC 7741 §6.1 VP8, RFC 6184 §8.1 H.264, RFC 9628 §6 VP9:
+    /// 90000; RFC 7587 §7 Opus: 48000/2); the relay computes with them, so no other value is taken.
+    static func expectedClockRate(_ kind: MediaKind) -> Int { kind == .video ? 90_000 : 48_000 }
+
+    // MARK: Entry points (pure: SDP text in, decision or typed error out)
+
+    /// Everything the relay decided about a publish offer before touching any state.
+    public struct PublishNegotiation: Sendable, Equatable {
+        public var offer: SessionDescription
+        public var remote: PeerTransportParameters
+        /// One entry per offered m-section: the accepted track, or nil (port 0 in the answer).
+        public var accepted: [PublishedSection?]
+
+        public var sections: [PublishedSection] { accepted.compactMap { $0 } }
+        /// The publisher's id for the mid header extension (RFC 8843 §15.2), if it sends one.
+        public var midExtensionID: UInt8? { sections.lazy.flatMap(\.extensions).first { $0.uri == RTPExtensionURI.mid }?.id }
+    }
+
+    /// Negotiates a publish offer: parses and validates it completely (grammar, caps, values later
+    /// copied into subscribers' SDP) and picks what the relay accepts. Refusals are `invalid_sdp`,
+    /// or `no_common_codec` when nothing is forwardable; nothing is decided from a partial offer.
+    public static func negotiatePublishOffer(_ text: String, limits: Limits = .default) throws(SignalingError) -> PublishNegotiation {
+        let offer = try parse(text)
+        guard offer.media.count <= limits.maxMediaSections else {
+            throw SignalingError(.invalidSDP, "a publish offer has at most \(limits.maxMediaSections) media sections (\(offer.media.count) offered)")
+        }
+        try checkMids(offer)
+        let remote = try transportParameters(of: offer)
+        if remote.setup == .passive {
+            throw SignalingError(.invalidSDP, "the relay is DTLS server on publish connections; offer a=setup:actpass or active")
+        }
+        let accepted = try acceptedSections(of: offer)
+        let sections = accepted.compactMap { $0 }
+        guard !sections.isEmpty else {
+            throw SignalingError(.noCommonCodec, "no media section offers Opus, VP8, H.264 (packetization-mode=1) or VP9 to send")
+        }
+        guard sections.count <= limits.maxTracks else {
+            throw SignalingError(.invalidSDP, "a publisher has at most \(limits.maxTracks) tracks (\(sections.count) offered)")
+        }
+        var ssrcs: Set<UInt32> = []
+        for m in offer.media {
+            for ssrc in try sdp({ () throws(SDPError) in try m.announcedSSRCs() }) {
+                ssrcs.insert(ssrc)
+                guard ssrcs.count <= limits.maxSSRCs else {
+                    throw SignalingError(.invalidSDP, "a publisher announces at most \(limits.maxSSRCs) SSRCs")
+                }
+            }
+        }
+        var primaries: Set<UInt32> = []
+        for ssrc in sections.compactMap(\.ssrc) where !primaries.insert(ssrc).inserted {
+            throw SignalingError(.invalidSDP, "SSRC \(ssrc) is announced by two sections")
+        }
+        return PublishNegotiation(offer: offer, remote: remote, accepted: accepted)
+    }
+
+    /// `negotiatePublishOffer` and the answer's text in one call, for a given local transport.
+    public static func answerPublishOffer(
+        _ text: String, local: LocalTransportParameters, sessionID: UInt64, version: Int, limits: Limits = .default
+    ) throws(SignalingError) -> (negotiation: PublishNegotiation, answer: String) {
+        let negotiation = try negotiatePublishOffer(text, limits: limits)
+        return (negotiation, publishAnswer(negotiation, local: local, sessionID: sessionID, version: version))
+    }
+
+    /// What the relay takes from a subscriber's answer to its offer `slots`.
+    public struct SubscribeAcceptance: Sendable, Equatable {
+        public var remote: PeerTransportParameters
+        /// The offered tracks whose section the subscriber accepted, with its extension ids.
+        public var subscriptions: [Subscription]
+    }
+
+    /// Accepts a subscriber's answer to the relay's offer of `slots`: validates it completely and
+    /// returns the subscriptions it agrees to; refusals are `invalid_sdp` and decide nothing.
+    public static func acceptSubscribeAnswer(_ text: String, offered slots: [SubscribeSlot]) throws(SignalingError) -> SubscribeAcceptance {
+        let answer = try parse(text)
+        // JSEP (RFC 8829 §5.3.1): an answer has exactly the offer's m-sections, in order.
+        guard answer.media.count <= slots.count else {
+            throw SignalingError(.invalidSDP, "the answer has \(answer.media.count) media sections, the offer \(slots.count)")
+        }
+        try checkMids(answer)
+        let remote = try transportParameters(of: answer)
+        if remote.setup == .passive {
+            throw SignalingError(.invalidSDP, "the relay is DTLS server; answer a=setup:active")
+        }
+        var subscriptions: [Subscription] = []
+        for slot in slots {
+            guard let track = slot.track, let codec = slot.codec,
+                  let section = answer.media.first(where: { $0.mid == slot.mid }), section.port != 0,
+                  section.direction != .inactive, section.direction != .sendonly else { continue }
+            subscriptions.append(Subscription(
+                trackID: track.trackId, outputSSRC: slot.ssrc, payloadType: codec.payloadType,
+                extensions: try extensionMapping(slot: slot, answered: section)))
+        }
+        return SubscribeAcceptance(remote: remote, subscriptions: subscriptions)
+    }
 
     // MARK: Parsing
 
-    static func parse(_ text: String) throws(SignalingError) -> SessionDescription {
+    /// Parses a peer's SDP and checks every attribute the relay knows, in every section.
+    public static func parse(_ text: String) throws(SignalingError) -> SessionDescription {
         do {
-            return try SessionDescription(parsing: text)
+            let sdp = try SessionDescription(parsing: text)
+            try sdp.checkAttributes()
+            return sdp
         } catch {
             throw SignalingError(.invalidSDP, "unparseable SDP: \(error)")
         }
     }
 
+    /// Runs a typed SDP accessor, turning its error into `invalid_sdp`.
+    static func sdp<T>(_ body: () throws(SDPError) -> T) throws(SignalingError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw SignalingError(.invalidSDP, "\(error)")
+        }
+    }
+
+    /// Every section's `a=mid` is a valid identification-tag and no two sections share one
+    /// (RFC 5888 §4, RFC 8843 §9.1): mids name tracks that other participants see.
+    static func checkMids(_ sdp: SessionDescription) throws(SignalingError) {
+        var seen: Set<String> = []
+        for m in sdp.media {
+            guard let mid = try Self.sdp({ () throws(SDPError) in try m.validatedMid() }) else { continue }
+            guard seen.insert(mid).inserted else { throw SignalingError(.invalidSDP, "two media sections have a=mid:\(mid)") }
+        }
+    }
+
     /// ICE credentials, fingerprint and setup role of the first section (all sections are bundled).
-    static func transportParameters(of sdp: SessionDescription) throws(SignalingError) -> PeerTransportParameters {
+    public static func transportParameters(of sdp: SessionDescription) throws(SignalingError) -> PeerTransportParameters {
         guard let first = sdp.media.first(where: { $0.port != 0 }) ?? sdp.media.first else {
             throw SignalingError(.invalidSDP, "no media section")
         }
         guard let ufrag = sdp.iceUfrag(for: first), let password = sdp.icePassword(for: first) else {
             throw SignalingError(.invalidSDP, "missing a=ice-ufrag or a=ice-pwd")
         }
-        do {
-            guard let fingerprint = try sdp.fingerprint(for: first) else {
-                throw SignalingError(.invalidSDP, "missing a=fingerprint")
-            }
-            return PeerTransportParameters(ufrag: ufrag, password: password, fingerprint: fingerprint, setup: try sdp.setup(for: first))
-        } catch let error as SignalingError {
-            throw error
-        } catch {
-            throw SignalingError(.invalidSDP, "\(error)")
+        // RFC 8839 §5.4: ufrag 4-256 and password 22-256 ice-chars; they end up in STUN usernames.
+        guard (4...256).contains(ufrag.utf8.count), SDPGrammar.isICEString(ufrag),
+              (22...256).contains(password.utf8.count), SDPGrammar.isICEString(password) else {
+            throw SignalingError(.invalidSDP, "a=ice-ufrag must be 4-256 and a=ice-pwd 22-256 ice-chars (RFC 8839 §5.4)")
         }
+        let fingerprint = try Self.sdp { () throws(SDPError) in try sdp.fingerprint(for: first) }
+        guard let fingerprint else { throw SignalingError(.invalidSDP, "missing a=fingerprint") }
+        let setup = try Self.sdp { () throws(SDPError) in try sdp.setup(for: first) }
+        return PeerTransportParameters(ufrag: ufrag, password: password, fingerprint: fingerprint, setup: setup)
     }
 
     /// The sections of a publish offer the relay accepts (nil: rejected, port 0 in the answer).
-    static func acceptedSections(of offer: SessionDescription) throws(SignalingError) -> [PublishedSection?] {
+    /// Everything an accepted section carries into subscribers' offers is checked here: the mid,
+    /// the codec's name, clock rate and fmtp, the header extensions' ids.
+    public static func acceptedSections(of offer: SessionDescription) throws(SignalingError) -> [PublishedSection?] {
         var result: [PublishedSection?] = []
         for m in offer.media {
-            guard m.port != 0, m.proto.contains("SAVPF"), let mid = m.mid,
+            let mid = try sdp { () throws(SDPError) in try m.validatedMid() }
+            guard m.port != 0, m.proto.contains("SAVPF"), let mid,
                   let kind = MediaKind(rawValue: m.kind),
                   m.direction == .sendonly || m.direction == .sendrecv
             else {
                 result.append(nil)
                 continue
             }
-            do {
-                let codecs = try m.codecs()
-                let names = kind == .video ? videoCodecs : audioCodecs
-                let codec = codecs.first { c in
-                    guard names.contains(where: { $0.caseInsensitiveCompare(c.name) == .orderedSame }) else { return false }
-                    // H.264 is forwarded in packetization mode 1 only (RFC 6184 §5.8: non-interleaved).
-                    if c.name.caseInsensitiveCompare("H264") == .orderedSame {
-                        return c.parameters?.values["packetization-mode"] == "1"
-                    }
-                    return true
+            let codecs = try sdp { () throws(SDPError) in try m.codecs() }
+            let names = kind == .video ? videoCodecs : audioCodecs
+            let codec = codecs.first { c in
+                guard names.contains(where: { $0.caseInsensitiveCompare(c.name) == .orderedSame }) else { return false }
+                // H.264 is forwarded in packetization mode 1 only (RFC 6184 §5.8: non-interleaved).
+                if c.name.caseInsensitiveCompare("H264") == .orderedSame {
+                    return c.parameters?.values["packetization-mode"] == "1"
                 }
-                guard let codec else {
-                    result.append(nil)
-                    continue
-                }
-                guard m.hasAttribute("rtcp-mux") else { throw SignalingError(.invalidSDP, "section \(mid) lacks a=rtcp-mux") }
-                let extensions = try m.extensionMaps().filter { publishExtensions.contains($0.uri) && $0.id < 15 }
-                let ssrc = try primarySSRC(of: m)
-                result.append(PublishedSection(mid: mid, kind: kind, codec: codec, ssrc: ssrc, extensions: extensions))
-            } catch let error as SignalingError {
-                throw error
-            } catch {
-                throw SignalingError(.invalidSDP, "section \(mid): \(error)")
+                return true
             }
+            guard let codec else {
+                result.append(nil)
+                continue
+            }
+            guard m.hasAttribute("rtcp-mux") else { throw SignalingError(.invalidSDP, "section \(mid) lacks a=rtcp-mux") }
+            guard codec.rtpMap.clockRate == expectedClockRate(kind), kind == .video || codec.rtpMap.channels == 2 else {
+                throw SignalingError(.invalidSDP, "section \(mid): \(codec.name) must be \(expectedClockRate(kind))\(kind == .audio ? "/2" : "") (a=rtpmap:\(codec.rtpMap.sdpValue))")
+            }
+            if let parameters = codec.parameters?.parameters {
+                guard parameters.utf8.count <= maxFormatParametersBytes, SDPGrammar.isVisibleText(parameters) else {
+                    throw SignalingError(.invalidSDP, "section \(mid): a=fmtp parameters must be at most \(maxFormatParametersBytes) printable ASCII bytes")
+                }
+            }
+            // One-byte header extension ids (RFC 8285 §4.2: 1-14) the relay reads; each id once.
+            let extensions = try sdp { () throws(SDPError) in try m.extensionMaps() }.filter { publishExtensions.contains($0.uri) && $0.id < 15 }
+            guard Set(extensions.map(\.id)).count == extensions.count else {
+                throw SignalingError(.invalidSDP, "section \(mid): two a=extmap share an id")
+            }
+            let ssrc = try sdp { () throws(SDPError) in try primarySSRC(of: m) }
+            result.append(PublishedSection(mid: mid, kind: kind, codec: codec, ssrc: ssrc, extensions: extensions))
         }
         return result
     }
 
     /// The media SSRC of a section: the first announced one that is not a repair stream (FID group).
-    static func primarySSRC(of m: MediaDescription) throws -> UInt32? {
-        let repair = Set(try m.ssrcGroups().filter { $0.semantics == "FID" }.compactMap { $0.ssrcs.count > 1 ? $0.ssrcs[1] : nil })
+    public static func primarySSRC(of m: MediaDescription) throws(SDPError) -> UInt32? {
+        var repair: Set<UInt32> = []
+        for group in try m.ssrcGroups() where group.semantics == "FID" {
+            if let second = group.ssrcs.dropFirst().first { repair.insert(second) }
+        }
         return try m.announcedSSRCs().first { !repair.contains($0) }
     }
 
     // MARK: Writing
 
-    private static func sessionHeader(_ local: LocalTransportParameters, sessionID: UInt64, version: Int, name: String) -> SessionDescription {
+    static func sessionHeader(_ local: LocalTransportParameters, sessionID: UInt64, version: Int, name: String) -> SessionDescription {
         let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
         var sdp = SessionDescription(lines: [
             SDPLine(type: "v", value: "0"),
@@ -131,7 +334,7 @@ enum RoomNegotiation {
         return sdp
     }
 
-    private static func addTransport(_ m: inout MediaDescription, _ local: LocalTransportParameters, setup: String) {
+    static func addTransport(_ m: inout MediaDescription, _ local: LocalTransportParameters, setup: String) {
         let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
         m.port = Int(local.address.port)
         m.updateMLine()
@@ -143,16 +346,16 @@ enum RoomNegotiation {
         m.addAttribute("setup", setup)
     }
 
-    private static func addCandidates(_ m: inout MediaDescription, _ local: LocalTransportParameters) {
+    static func addCandidates(_ m: inout MediaDescription, _ local: LocalTransportParameters) {
         m.addAttribute(candidate(local).sdpValue)
         m.addAttribute("end-of-candidates")
     }
 
-    static func candidate(_ local: LocalTransportParameters) -> ICECandidate {
+    public static func candidate(_ local: LocalTransportParameters) -> ICECandidate {
         ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: local.address, type: .host)
     }
 
-    private static func addCodec(_ m: inout MediaDescription, _ codec: SDPCodec) {
+    static func addCodec(_ m: inout MediaDescription, _ codec: SDPCodec) {
         m.addAttribute("rtpmap", codec.rtpMap.sdpValue)
         if let parameters = codec.parameters { m.addAttribute("fmtp", "\(codec.payloadType) \(parameters.parameters)") }
         for fb in codec.feedback {
@@ -163,8 +366,13 @@ enum RoomNegotiation {
         }
     }
 
+    /// The answer to a negotiated publish offer.
+    public static func publishAnswer(_ negotiation: PublishNegotiation, local: LocalTransportParameters, sessionID: UInt64, version: Int) -> String {
+        publishAnswer(offer: negotiation.offer, accepted: negotiation.accepted, local: local, sessionID: sessionID, version: version)
+    }
+
     /// The answer to a publish offer: accepted sections `recvonly` with one codec each.
-    static func publishAnswer(
+    public static func publishAnswer(
         offer: SessionDescription, accepted: [PublishedSection?], local: LocalTransportParameters, sessionID: UInt64, version: Int
     ) -> String {
         var answer = sessionHeader(local, sessionID: sessionID, version: version, name: "relais publish")
@@ -193,19 +401,29 @@ enum RoomNegotiation {
 
     /// One m-line of a subscribe offer: a remote track, or a free slot (`inactive`) kept so mids
     /// are never reused with another meaning.
-    struct SubscribeSlot: Sendable, Equatable {
-        var mid: String
-        var kind: MediaKind
-        var track: Track?
-        var codec: SDPCodec?
-        var ssrc: UInt32
+    public struct SubscribeSlot: Sendable, Equatable {
+        public var mid: String
+        public var kind: MediaKind
+        public var track: Track?
+        public var codec: SDPCodec?
+        public var ssrc: UInt32
         /// msid stream: the publisher, so its audio and video are lip-synced (RFC 8830).
-        var stream: String
+        public var stream: String
         /// The header extensions the publisher sends on this track (its ids).
-        var publisherExtensions: [ExtensionMap] = []
+        public var publisherExtensions: [ExtensionMap]
+
+        public init(mid: String, kind: MediaKind, track: Track?, codec: SDPCodec?, ssrc: UInt32, stream: String, publisherExtensions: [ExtensionMap] = []) {
+            self.mid = mid
+            self.kind = kind
+            self.track = track
+            self.codec = codec
+            self.ssrc = ssrc
+            self.stream = stream
+            self.publisherExtensions = publisherExtensions
+        }
 
         /// Extensions offered to the subscriber: those the relay forwards and the publisher sends.
-        var offeredExtensions: [ExtensionMap] {
+        public var offeredExtensions: [ExtensionMap] {
             RoomNegotiation.forwardedExtensions.filter { offered in publisherExtensions.contains { $0.uri == offered.uri } }
         }
     }
@@ -213,11 +431,11 @@ enum RoomNegotiation {
     /// Header extensions forwarded to subscribers, with the ids the relay offers them (RFC 8285):
     /// the audio level, so a receiver can show who speaks without decoding. Everything else the
     /// publisher sends is rewritten to an id the subscriber did not negotiate, which it ignores.
-    static let forwardedExtensions = [ExtensionMap(id: 1, uri: RTPExtensionURI.audioLevel)]
+    public static let forwardedExtensions = [ExtensionMap(id: 1, uri: RTPExtensionURI.audioLevel)]
 
     /// Publisher id -> subscriber id, for the extensions the subscriber's answer kept.
-    static func extensionMapping(slot: SubscribeSlot, answered section: MediaDescription) -> [ExtensionIDMapping] {
-        let answered = (try? section.extensionMaps()) ?? []
+    public static func extensionMapping(slot: SubscribeSlot, answered section: MediaDescription) throws(SignalingError) -> [ExtensionIDMapping] {
+        let answered = try sdp { () throws(SDPError) in try section.extensionMaps() }
         return slot.publisherExtensions.compactMap { published in
             guard slot.offeredExtensions.contains(where: { $0.uri == published.uri }),
                   let kept = answered.first(where: { $0.uri == published.uri }), (1...13).contains(kept.id) else { return nil }
@@ -225,7 +443,7 @@ enum RoomNegotiation {
         }
     }
 
-    static func subscribeOffer(slots: [SubscribeSlot], local: LocalTransportParameters, sessionID: UInt64, version: Int) -> String {
+    public static func subscribeOffer(slots: [SubscribeSlot], local: LocalTransportParameters, sessionID: UInt64, version: Int) -> String {
         var offer = sessionHeader(local, sessionID: sessionID, version: version, name: "relais subscribe")
         offer.addAttribute("group", (["BUNDLE"] + slots.map(\.mid)).joined(separator: " "))
         offer.addAttribute("msid-semantic", " WMS *")
@@ -252,7 +470,7 @@ enum RoomNegotiation {
         return offer.serialize()
     }
 
-    static func placeholderCodec(_ kind: MediaKind) -> SDPCodec {
+    public static func placeholderCodec(_ kind: MediaKind) -> SDPCodec {
         kind == .audio
             ? SDPCodec(rtpMap: RTPMap(payloadType: 111, encodingName: "opus", clockRate: 48000, channels: 2), parameters: nil, feedback: [])
             : SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90000), parameters: nil,

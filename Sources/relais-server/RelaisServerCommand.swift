@@ -108,6 +108,12 @@ struct Serve: AsyncParsableCommand {
     var cameraFloor: String?
     @Option(help: "Milliseconds a continuous camera move lasts without a refresh before the relay stops the camera (env RELAIS_CAMERA_DEADMAN_MS; default 500).")
     var cameraDeadmanMs: Int?
+    @Option(help: "Media sections (m-lines) in one publish offer; beyond, invalid_sdp (env RELAIS_MAX_PUBLISH_SECTIONS; default 16).")
+    var maxPublishSections: Int?
+    @Option(help: "Tracks one participant publishes; beyond, invalid_sdp (env RELAIS_MAX_PUBLISH_TRACKS; default 8).")
+    var maxPublishTracks: Int?
+    @Option(help: "Distinct SSRCs one participant announces in its publish offer; beyond, invalid_sdp (env RELAIS_MAX_PUBLISH_SSRCS; default 16).")
+    var maxPublishSsrcs: Int?
     @Option(help: "SQLite file for the consultation history and audit trail, or `none` (env RELAIS_HISTORY_PATH; default ~/.relais/history.sqlite).")
     var historyPath: String?
     @Option(help: "Days of history kept; older rows are pruned hourly (env RELAIS_HISTORY_RETENTION_DAYS; default 90).")
@@ -163,6 +169,13 @@ struct Serve: AsyncParsableCommand {
         let deadman = try pick(cameraDeadmanMs, "camera-deadman-ms", "RELAIS_CAMERA_DEADMAN_MS", 500)
         guard deadman > 0 else { throw ValidationError("the camera deadman must be positive") }
         configuration.signaling.cameraDeadman = .milliseconds(deadman)
+        configuration.signaling.negotiationLimits.maxMediaSections = try pick(maxPublishSections, "max-publish-sections", "RELAIS_MAX_PUBLISH_SECTIONS", 16)
+        configuration.signaling.negotiationLimits.maxTracks = try pick(maxPublishTracks, "max-publish-tracks", "RELAIS_MAX_PUBLISH_TRACKS", 8)
+        configuration.signaling.negotiationLimits.maxSSRCs = try pick(maxPublishSsrcs, "max-publish-ssrcs", "RELAIS_MAX_PUBLISH_SSRCS", 16)
+        guard configuration.signaling.negotiationLimits.maxMediaSections > 0, configuration.signaling.negotiationLimits.maxTracks > 0,
+              configuration.signaling.negotiationLimits.maxSSRCs > 0 else {
+            throw ValidationError("the publish caps must be positive")
+        }
         let historyPath = pick(self.historyPath, "history-path", "RELAIS_HISTORY_PATH",
                                FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".relais/history.sqlite").path)
         if historyPath != "none" {

@@ -1,6 +1,6 @@
 import Foundation
 import RelaisSignaling
-@testable import RelaisServer
+import RelaisNegotiation
 import RelaisTransport
 import RelaisWire
 import Testing
@@ -85,10 +85,10 @@ import Testing
         // publisher's mid extension is not offered (the subscriber's mids differ).
         #expect(try offer.media[1].extensionMaps() == [ExtensionMap(id: 1, uri: RTPExtensionURI.audioLevel)])
         #expect(try offer.media[0].extensionMaps() == [])
-        #expect(RoomNegotiation.extensionMapping(slot: slots[1], answered: offer.media[1]) == [ExtensionIDMapping(publisher: 5, subscriber: 1)])
+        #expect(try RoomNegotiation.extensionMapping(slot: slots[1], answered: offer.media[1]) == [ExtensionIDMapping(publisher: 5, subscriber: 1)])
         var declined = offer.media[1]
         declined.lines.removeAll { $0.attributeName == "extmap" }
-        #expect(RoomNegotiation.extensionMapping(slot: slots[1], answered: declined) == [])
+        #expect(try RoomNegotiation.extensionMapping(slot: slots[1], answered: declined) == [])
     }
 
     @Test func hostileOrUselessOffersAreRefusedWithTheirCodes() throws {

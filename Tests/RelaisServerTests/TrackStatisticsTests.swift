@@ -1,5 +1,6 @@
 import Logging
 import NIOEmbedded
+import RelaisNegotiation
 @testable import RelaisServer
 import RelaisTransport
 import RelaisWire

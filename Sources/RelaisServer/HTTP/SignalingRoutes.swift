@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import RelaisNegotiation
 import RelaisWire
 
 /// HTTP signaling routes.

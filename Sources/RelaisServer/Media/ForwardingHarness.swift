@@ -1,6 +1,7 @@
 import Logging
 public import NIOCore
 import NIOEmbedded
+import RelaisNegotiation
 import RelaisNIO
 import RelaisSFU
 public import RelaisTransport

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RelaisCamera
 import RelaisAuth
+import RelaisNegotiation
 import RelaisSignaling
 import RelaisTransport
 import RelaisWire
@@ -253,17 +254,11 @@ actor Room {
         guard participant.info.role.mayPublish else {
             throw SignalingError(.forbidden, "an \(participant.info.role.rawValue) does not publish")
         }
-        let offer = try RoomNegotiation.parse(body.sdp)
-        let remote = try RoomNegotiation.transportParameters(of: offer)
-        if remote.setup == .passive {
-            throw SignalingError(.invalidSDP, "the relay is DTLS server on publish connections; offer a=setup:actpass or active")
-        }
-        let accepted = try RoomNegotiation.acceptedSections(of: offer)
-        guard accepted.contains(where: { $0 != nil }) else {
-            throw SignalingError(.noCommonCodec, "no media section offers Opus, VP8, H.264 (packetization-mode=1) or VP9 to send")
-        }
-        let sections = accepted.compactMap { $0 }
-        let midExtension = sections.lazy.flatMap(\.extensions).first { $0.uri == RTPExtensionURI.mid }?.id
+        // The whole offer is validated before anything changes: a refused offer leaves the room as it was.
+        let negotiation = try RoomNegotiation.negotiatePublishOffer(body.sdp, limits: configuration.negotiationLimits)
+        let remote = negotiation.remote
+        let sections = negotiation.sections
+        let midExtension = negotiation.midExtensionID
         let trackSections = sections.map { (trackID: "\(participantId)-\($0.mid)", section: $0) }
 
         // Open the transport, restart ICE, or replace it when the DTLS identity changed.
@@ -307,7 +302,7 @@ actor Room {
 
         participant.publishVersion += 1
         let localParameters = LocalTransportParameters(credentials: local, fingerprint: media.certificate.fingerprintSHA256, address: address)
-        let answer = RoomNegotiation.publishAnswer(offer: offer, accepted: accepted, local: localParameters, sessionID: sessionID, version: participant.publishVersion)
+        let answer = RoomNegotiation.publishAnswer(negotiation, local: localParameters, sessionID: sessionID, version: participant.publishVersion)
         outbox.send(.answer(SessionDescriptionBody(requestId: body.requestId, target: .publish, sdp: answer)))
         if newCredentials { sendCandidates(outbox, target: .publish, local: localParameters, mid: sections.first?.mid) }
 
@@ -389,11 +384,9 @@ actor Room {
         guard let outstanding = participant.outstanding, outstanding.revision == body.revision else {
             throw SignalingError(.staleRevision, "no subscribe offer of revision \(body.revision ?? 0) is outstanding")
         }
-        let answer = try RoomNegotiation.parse(body.sdp)
-        let remote = try RoomNegotiation.transportParameters(of: answer)
-        if remote.setup == .passive {
-            throw SignalingError(.invalidSDP, "the relay is DTLS server; answer a=setup:active")
-        }
+        // The whole answer is validated (and its subscriptions decided) before anything changes.
+        let acceptance = try RoomNegotiation.acceptSubscribeAnswer(body.sdp, offered: outstanding.slots)
+        let remote = acceptance.remote
         participant.outstanding = nil
         let roomName = name
         let events = mediaEvents()
@@ -420,15 +413,7 @@ actor Room {
         participant.subscribeRemoteUfrag = remote.ufrag
         participant.iceRestartPending = false
         // Subscriptions: the offered tracks whose section the client accepted.
-        var subscriptions: [Subscription] = []
-        for slot in outstanding.slots {
-            guard let track = slot.track, let codec = slot.codec,
-                  let section = answer.media.first(where: { $0.mid == slot.mid }), section.port != 0,
-                  section.direction != .inactive, section.direction != .sendonly else { continue }
-            subscriptions.append(Subscription(
-                trackID: track.trackId, outputSSRC: slot.ssrc, payloadType: codec.payloadType,
-                extensions: RoomNegotiation.extensionMapping(slot: slot, answered: section)))
-        }
+        let subscriptions = acceptance.subscriptions
         if let transport = participant.subscribeTransport {
             let wanted = subscriptions
             _ = try? await media.onLoop(loop) { loop in

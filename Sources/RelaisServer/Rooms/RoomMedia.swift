@@ -1,3 +1,4 @@
+import RelaisNegotiation
 import RelaisSFU
 import RelaisWire
 
@@ -193,20 +194,6 @@ final class SubscriberSession {
         guard let consumer = consumers[block.ssrc.rawValue] else { return }
         consumer.feedback.record(block, clockRate: consumer.downTrack.clockRate, now: now)
     }
-}
-
-/// A header extension's id in the publisher's packets and in what a subscriber negotiated.
-struct ExtensionIDMapping: Sendable, Equatable {
-    var publisher: UInt8
-    var subscriber: UInt8
-}
-
-/// What a subscriber receives of one track, as negotiated in the subscribe offer it answered.
-struct Subscription: Sendable, Equatable {
-    var trackID: String
-    var outputSSRC: UInt32
-    var payloadType: UInt8
-    var extensions: [ExtensionIDMapping] = []
 }
 
 /// A room's media state, confined to the room's media loop.

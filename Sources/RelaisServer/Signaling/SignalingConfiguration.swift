@@ -1,4 +1,5 @@
 public import RelaisCamera
+public import RelaisNegotiation
 import RelaisSignaling
 import Synchronization
 
@@ -19,6 +20,9 @@ public struct SignalingConfiguration: Sendable {
     public var cameraFloorPolicy: CameraControl.FloorPolicy = .firstExpert
     /// A continuous camera move not refreshed within this is stopped by the relay.
     public var cameraDeadman: Duration = .milliseconds(500)
+    /// Per-publisher caps on publish offers (m-sections, tracks, SSRCs); beyond them an offer is
+    /// refused with `invalid_sdp`. Defaults: 16 m-sections, 8 tracks, 16 SSRCs.
+    public var negotiationLimits = RoomNegotiation.Limits.default
 
     public init() {}
 }

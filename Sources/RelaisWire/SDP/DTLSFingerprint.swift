@@ -14,7 +14,7 @@ public struct DTLSFingerprint: Hashable, Sendable, CustomStringConvertible {
     public init?(algorithm: String, hex: String) {
         var bytes: [UInt8] = []
         for part in hex.split(separator: ":", omittingEmptySubsequences: false) {
-            guard part.count == 2, let b = UInt8(part, radix: 16) else { return nil }
+            guard bytes.count < 64, part.utf8.count == 2, let b = UInt8(part, radix: 16) else { return nil }
             bytes.append(b)
         }
         guard !bytes.isEmpty, bytes.count <= 64 else { return nil }

@@ -238,6 +238,11 @@ public struct SDPCodec: Equatable, Sendable {
 
 /// Parsers shared by the typed accessors.
 enum SDPAttributes {
+    /// RFC 8851 §10 rid-id characters: ALPHA / DIGIT / "-" / "_".
+    static func isRIDByte(_ b: UInt8) -> Bool {
+        (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) || b == 0x2D || b == 0x5F
+    }
+
     static func payloadType(_ text: Substring, attribute: String, value: Substring) throws(SDPError) -> UInt8 {
         guard let pt = UInt8(text), pt < 128 else {
             throw .malformedAttribute(name: attribute, value: String(value), reason: "payload type must be 0-127")
@@ -248,7 +253,8 @@ enum SDPAttributes {
     static func fingerprint(_ section: some SDPSection) throws(SDPError) -> DTLSFingerprint? {
         guard let value = section.attribute("fingerprint") else { return nil }
         let parts = value.split(separator: " ")
-        guard parts.count == 2, let f = DTLSFingerprint(algorithm: String(parts[0]), hex: String(parts[1])) else {
+        guard parts.count == 2, let algorithm = parts.first, SDPGrammar.isToken(algorithm), let hex = parts.last,
+              let f = DTLSFingerprint(algorithm: String(algorithm), hex: String(hex)) else {
             throw .malformedAttribute(name: "fingerprint", value: String(value), reason: "expected '<hash> XX:XX:...'")
         }
         return f
@@ -271,15 +277,19 @@ extension MediaDescription {
             guard parts.count == 2 else { throw .malformedAttribute(name: "rtpmap", value: String(value), reason: "expected '<pt> <encoding>/<rate>'") }
             let pt = try SDPAttributes.payloadType(parts[0], attribute: "rtpmap", value: value)
             let enc = parts[1].split(separator: "/", omittingEmptySubsequences: false)
-            guard enc.count >= 2, enc.count <= 3, !enc[0].isEmpty, let rate = Int(enc[1]), rate > 0 else {
-                throw .malformedAttribute(name: "rtpmap", value: String(value), reason: "expected '<encoding>/<clock rate>[/<channels>]'")
+            // RFC 8866 §6.6: the encoding name is a token, the clock rate fits the 32-bit RTP clock
+            // (RFC 3550 §5.1), channels are a small count; anything else is refused here, so no
+            // consumer ever converts an out-of-range rate.
+            guard (2...3).contains(enc.count), let name = enc.first, SDPGrammar.isToken(name),
+                  let rate = UInt32(enc[1]), rate > 0 else {
+                throw .malformedAttribute(name: "rtpmap", value: String(value), reason: "expected '<encoding>/<clock rate 1-4294967295>[/<channels>]'")
             }
             var channels: Int?
-            if enc.count == 3 {
-                guard let c = Int(enc[2]), c > 0 else { throw .malformedAttribute(name: "rtpmap", value: String(value), reason: "channels") }
-                channels = c
+            if let channelText = enc.dropFirst(2).first {
+                guard let c = UInt8(channelText), c > 0 else { throw .malformedAttribute(name: "rtpmap", value: String(value), reason: "channels must be 1-255") }
+                channels = Int(c)
             }
-            out.append(RTPMap(payloadType: pt, encodingName: String(enc[0]), clockRate: rate, channels: channels))
+            out.append(RTPMap(payloadType: pt, encodingName: String(name), clockRate: Int(rate), channels: channels))
         }
         return out
     }
@@ -288,8 +298,10 @@ extension MediaDescription {
         var out: [FormatParameters] = []
         for value in attributeValues("fmtp") {
             let parts = value.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2 else { throw .malformedAttribute(name: "fmtp", value: String(value), reason: "expected '<pt> <parameters>'") }
-            out.append(FormatParameters(payloadType: try SDPAttributes.payloadType(parts[0], attribute: "fmtp", value: value), parameters: String(parts[1])))
+            guard parts.count == 2, let pt = parts.first, let parameters = parts.last else {
+                throw .malformedAttribute(name: "fmtp", value: String(value), reason: "expected '<pt> <parameters>'")
+            }
+            out.append(FormatParameters(payloadType: try SDPAttributes.payloadType(pt, attribute: "fmtp", value: value), parameters: String(parameters)))
         }
         return out
     }
@@ -298,9 +310,12 @@ extension MediaDescription {
         var out: [RTCPFeedbackAttribute] = []
         for value in attributeValues("rtcp-fb") {
             let parts = value.split(separator: " ")
-            guard parts.count >= 2 else { throw .malformedAttribute(name: "rtcp-fb", value: String(value), reason: "expected '<pt> <type>'") }
-            let pt: UInt8? = parts[0] == "*" ? nil : try SDPAttributes.payloadType(parts[0], attribute: "rtcp-fb", value: value)
-            out.append(RTCPFeedbackAttribute(payloadType: pt, type: String(parts[1]), parameter: parts.count > 2 ? parts[2...].joined(separator: " ") : nil))
+            guard let ptText = parts.first, let type = parts.dropFirst().first, parts.allSatisfy(SDPGrammar.isToken) else {
+                throw .malformedAttribute(name: "rtcp-fb", value: String(value), reason: "expected '<pt> <type> [<parameters>]' in tokens")
+            }
+            let pt: UInt8? = ptText == "*" ? nil : try SDPAttributes.payloadType(ptText, attribute: "rtcp-fb", value: value)
+            let parameter = parts.dropFirst(2)
+            out.append(RTCPFeedbackAttribute(payloadType: pt, type: String(type), parameter: parameter.isEmpty ? nil : parameter.joined(separator: " ")))
         }
         return out
     }
@@ -322,34 +337,50 @@ extension MediaDescription {
         var out: [ExtensionMap] = []
         for value in attributeValues("extmap") {
             let parts = value.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2 else { throw .malformedAttribute(name: "extmap", value: String(value), reason: "expected '<id> <uri>'") }
-            let idParts = parts[0].split(separator: "/", omittingEmptySubsequences: false)
-            guard let id = UInt8(idParts[0]), id >= 1 else {
+            guard let idText = parts.first, let uri = parts.dropFirst().first, SDPGrammar.isVisibleText(uri) else {
+                throw .malformedAttribute(name: "extmap", value: String(value), reason: "expected '<id> <uri>'")
+            }
+            let idParts = idText.split(separator: "/", omittingEmptySubsequences: false)
+            // RFC 8285 §5: 1-255 (1-14 in the one-byte form, 15 reserved there; 0 is never an id).
+            guard let first = idParts.first, let id = UInt8(first), id >= 1 else {
                 throw .malformedAttribute(name: "extmap", value: String(value), reason: "id must be 1-255")
             }
             var direction: SDPDirection?
-            if idParts.count == 2 {
-                guard let d = SDPDirection(rawValue: String(idParts[1])) else {
+            if idParts.count == 2, let directionText = idParts.last {
+                guard let d = SDPDirection(rawValue: String(directionText)) else {
                     throw .malformedAttribute(name: "extmap", value: String(value), reason: "direction")
                 }
                 direction = d
             } else if idParts.count > 2 {
                 throw .malformedAttribute(name: "extmap", value: String(value), reason: "id")
             }
-            out.append(ExtensionMap(id: id, direction: direction, uri: String(parts[1]), attributes: parts.count > 2 ? String(parts[2]) : nil))
+            out.append(ExtensionMap(id: id, direction: direction, uri: String(uri), attributes: parts.dropFirst(2).first.map(String.init)))
         }
         return out
     }
 
+    /// Distinct SSRCs one section may announce (a=ssrc, a=ssrc-group): a track with RTX and a few
+    /// simulcast layers uses at most a handful; more is refused before any set of them grows.
+    public static let maxSSRCs = 32
+    /// `a=candidate` lines one section may carry (the relay, ICE-lite, reads none but bounds them).
+    public static let maxCandidates = 64
+
     public func ssrcAttributes() throws(SDPError) -> [SSRCAttribute] {
         var out: [SSRCAttribute] = []
+        var distinct: Set<UInt32> = []
         for value in attributeValues("ssrc") {
-            let parts = value.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, let ssrc = UInt32(parts[0]) else {
+            let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            // RFC 5576 §4.1: `<ssrc-id> <attribute>[:<value>]`, the attribute name a token.
+            guard parts.count == 2, let idText = parts.first, let ssrc = UInt32(idText), let rest = parts.last else {
                 throw .malformedAttribute(name: "ssrc", value: String(value), reason: "expected '<ssrc> <attribute>[:<value>]'")
             }
-            let kv = parts[1].split(separator: ":", maxSplits: 1)
-            out.append(SSRCAttribute(ssrc: ssrc, name: String(kv[0]), value: kv.count > 1 ? String(kv[1]) : nil))
+            let kv = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = kv.first, SDPGrammar.isToken(name) else {
+                throw .malformedAttribute(name: "ssrc", value: String(value), reason: "the attribute name must be a token")
+            }
+            distinct.insert(ssrc)
+            guard distinct.count <= Self.maxSSRCs else { throw .tooManyAttributes(name: "ssrc", limit: Self.maxSSRCs) }
+            out.append(SSRCAttribute(ssrc: ssrc, name: String(name), value: kv.count > 1 ? kv.last.map(String.init) : nil))
         }
         return out
     }
@@ -358,13 +389,16 @@ extension MediaDescription {
         var out: [SSRCGroup] = []
         for value in attributeValues("ssrc-group") {
             let parts = value.split(separator: " ")
-            guard parts.count >= 2 else { throw .malformedAttribute(name: "ssrc-group", value: String(value), reason: "expected '<semantics> <ssrc>...'") }
+            guard let semantics = parts.first, SDPGrammar.isToken(semantics), parts.count >= 2 else {
+                throw .malformedAttribute(name: "ssrc-group", value: String(value), reason: "expected '<semantics> <ssrc>...'")
+            }
+            guard parts.count - 1 <= Self.maxSSRCs else { throw .tooManyAttributes(name: "ssrc-group", limit: Self.maxSSRCs) }
             var ssrcs: [UInt32] = []
             for p in parts.dropFirst() {
                 guard let s = UInt32(p) else { throw .malformedAttribute(name: "ssrc-group", value: String(value), reason: "ssrc") }
                 ssrcs.append(s)
             }
-            out.append(SSRCGroup(semantics: String(parts[0]), ssrcs: ssrcs))
+            out.append(SSRCGroup(semantics: String(semantics), ssrcs: ssrcs))
         }
         return out
     }
@@ -372,32 +406,42 @@ extension MediaDescription {
     /// The SSRCs a sender announces: from `a=ssrc` lines, in first-seen order.
     public func announcedSSRCs() throws(SDPError) -> [UInt32] {
         var seen: [UInt32] = []
-        for a in try ssrcAttributes() where !seen.contains(a.ssrc) { seen.append(a.ssrc) }
+        var set: Set<UInt32> = []
+        for a in try ssrcAttributes() where set.insert(a.ssrc).inserted { seen.append(a.ssrc) }
         return seen
     }
 
     public func msid() throws(SDPError) -> MediaStreamID? {
         guard let value = attribute("msid") else { return nil }
         let parts = value.split(separator: " ")
-        guard (1...2).contains(parts.count) else { throw .malformedAttribute(name: "msid", value: String(value), reason: "expected '<stream> [<track>]'") }
-        return MediaStreamID(stream: String(parts[0]), track: parts.count > 1 ? String(parts[1]) : nil)
+        // RFC 8830 §2: msid-id and msid-appdata are each 1*64 token-char.
+        guard (1...2).contains(parts.count), let stream = parts.first,
+              parts.allSatisfy({ $0.utf8.count <= 64 && SDPGrammar.isToken($0) }) else {
+            throw .malformedAttribute(name: "msid", value: String(value), reason: "expected '<stream> [<track>]', each 1-64 token characters")
+        }
+        return MediaStreamID(stream: String(stream), track: parts.dropFirst().first.map(String.init))
     }
 
     public func rids() throws(SDPError) -> [RestrictionID] {
         var out: [RestrictionID] = []
         for value in attributeValues("rid") {
             let parts = value.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2, parts[1] == "send" || parts[1] == "recv" else {
+            // RFC 8851 §10: rid-id = 1*(alpha-numeric / "-" / "_"); restrictions are `key[=value]`.
+            guard let id = parts.first, id.utf8.allSatisfy(SDPAttributes.isRIDByte),
+                  let direction = parts.dropFirst().first, direction == "send" || direction == "recv" else {
                 throw .malformedAttribute(name: "rid", value: String(value), reason: "expected '<id> send|recv [<restrictions>]'")
             }
             var restrictions: [(String, String)] = []
-            if parts.count == 3 {
-                for r in parts[2].split(separator: ";") {
-                    let kv = r.split(separator: "=", maxSplits: 1)
-                    restrictions.append((String(kv[0]), kv.count > 1 ? String(kv[1]) : ""))
+            if let list = parts.dropFirst(2).first {
+                for r in list.split(separator: ";") {
+                    let kv = r.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    guard let key = kv.first, SDPGrammar.isToken(key) else {
+                        throw .malformedAttribute(name: "rid", value: String(value), reason: "restriction without a name")
+                    }
+                    restrictions.append((String(key), kv.count > 1 ? kv.last.map(String.init) ?? "" : ""))
                 }
             }
-            out.append(RestrictionID(id: String(parts[0]), direction: String(parts[1]), restrictions: restrictions))
+            out.append(RestrictionID(id: String(id), direction: String(direction), restrictions: restrictions))
         }
         return out
     }
@@ -409,7 +453,7 @@ extension MediaDescription {
             throw .malformedAttribute(name: "simulcast", value: String(value), reason: "expected 'send|recv <streams> [send|recv <streams>]'")
         }
         var result = SimulcastDescription()
-        for i in stride(from: 0, to: parts.count, by: 2) {
+        for i in stride(from: 0, to: parts.count - 1, by: 2) {
             let streams = parts[i + 1].split(separator: ";").map { alternatives in
                 alternatives.split(separator: ",").map { rid in
                     SimulcastDescription.Stream(rid: String(rid.hasPrefix("~") ? rid.dropFirst() : rid), paused: rid.hasPrefix("~"))
@@ -424,9 +468,28 @@ extension MediaDescription {
         return result
     }
 
+    /// Runs every typed accessor of this section, so a section with any malformed attribute the
+    /// module knows is refused as a whole, even one its reader never asks for (`a=rid`, `a=msid`...).
+    public func checkAttributes() throws(SDPError) {
+        _ = try validatedMid()
+        _ = try codecs()
+        _ = try extensionMaps()
+        _ = try ssrcAttributes()
+        _ = try ssrcGroups()
+        _ = try msid()
+        _ = try rids()
+        _ = try simulcast()
+        _ = try candidates()
+        _ = try fingerprint()
+        _ = try setup()
+    }
+
     public func candidates() throws(SDPError) -> [SDPCandidate] {
         var out: [SDPCandidate] = []
-        for value in attributeValues("candidate") { out.append(try SDPCandidate(parsing: value)) }
+        for value in attributeValues("candidate") {
+            guard out.count < Self.maxCandidates else { throw .tooManyAttributes(name: "candidate", limit: Self.maxCandidates) }
+            out.append(try SDPCandidate(parsing: value))
+        }
         return out
     }
 }

@@ -3,6 +3,15 @@ public enum SDPError: Error, Equatable, Sendable, CustomStringConvertible {
     case empty
     case tooLarge(bytes: Int, limit: Int)
     case tooManyLines(limit: Int)
+    /// One line longer than `SessionDescription.maxLineBytes`.
+    case lineTooLong(line: Int, limit: Int)
+    /// A control character inside a line (see `SDPGrammar.isAllowed`): a lone CR or LF, NUL, any
+    /// other C0 or C1 control, DEL, or a Unicode line separator. Such a line could be re-read as two
+    /// lines by the next parser, so nothing of it is ever copied into another peer's SDP.
+    case controlCharacter(line: Int)
+    case tooManyMediaSections(limit: Int)
+    /// More lines of one attribute in a section than the typed accessor accepts (ssrcs, candidates).
+    case tooManyAttributes(name: String, limit: Int)
     /// The first line is not `v=0`.
     case missingVersion
     /// A line without `<type>=`.
@@ -19,6 +28,10 @@ public enum SDPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .empty: "empty SDP"
         case .tooLarge(let bytes, let limit): "SDP of \(bytes) bytes exceeds \(limit)"
         case .tooManyLines(let limit): "SDP has more than \(limit) lines"
+        case .lineTooLong(let line, let limit): "line \(line) is longer than \(limit) bytes"
+        case .controlCharacter(let line): "line \(line) contains a control character"
+        case .tooManyMediaSections(let limit): "SDP has more than \(limit) media sections"
+        case .tooManyAttributes(let name, let limit): "more than \(limit) a=\(name) in one section"
         case .missingVersion: "SDP must start with v=0"
         case .missingEquals(let line): "line \(line) has no '='"
         case .unknownLineType(let line, let type): "line \(line): unknown line type '\(type)'"
@@ -94,9 +107,13 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
     public var lines: [SDPLine]
     public var media: [MediaDescription]
 
-    /// Hostile-input bounds: real offers are a few KiB and a few hundred lines.
+    /// Hostile-input bounds: real offers are a few KiB and a few hundred lines, their longest line
+    /// (a SHA-512 fingerprint, an ssrc's msid) a few hundred bytes, and a browser bundling a large
+    /// call a few dozen media sections. Every count the parser keeps is bounded by one of these.
     public static let maxBytes = 256 * 1024
     public static let maxLines = 10_000
+    public static let maxLineBytes = 4096
+    public static let maxMediaSections = 256
 
     public init(lines: [SDPLine], media: [MediaDescription] = []) {
         self.lines = lines
@@ -118,11 +135,19 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
             number += 1
             if line.isEmpty { continue }  // trailing newline, or tolerated blank lines
             guard number <= Self.maxLines else { throw .tooManyLines(limit: Self.maxLines) }
-            guard line.count >= 2, let type = line.first, line[line.index(after: line.startIndex)] == "=" else {
+            guard line.utf8.count <= Self.maxLineBytes else { throw .lineTooLong(line: number, limit: Self.maxLineBytes) }
+            // <type>=<value>: the type is one ASCII letter, so the value starts at the third byte.
+            let bytes = line.utf8
+            guard let typeByte = bytes.first, let equals = bytes.dropFirst().first, equals == UInt8(ascii: "=") else {
                 throw .missingEquals(line: number)
             }
+            let type = Character(Unicode.Scalar(typeByte))
             guard "vosiuepcbtrzkam".contains(type) else { throw .unknownLineType(line: number, type: String(type)) }
-            let value = String(line.dropFirst(2))
+            let allowsTab = SDPGrammar.textLineTypes.contains(type)
+            guard line.unicodeScalars.allSatisfy({ SDPGrammar.isAllowed($0, tab: allowsTab) }) else {
+                throw .controlCharacter(line: number)
+            }
+            let value = String(decoding: bytes.dropFirst(2), as: UTF8.self)
             let sdpLine = SDPLine(type: type, value: value)
             if session.isEmpty {
                 guard type == "v", value == "0" else { throw .missingVersion }
@@ -131,15 +156,16 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
             case "o":
                 guard value.split(separator: " ").count == 6 else { throw .malformedLine(line: number, reason: "o= needs 6 fields") }
             case "m":
+                guard media.count < Self.maxMediaSections else { throw .tooManyMediaSections(limit: Self.maxMediaSections) }
                 media.append(try MediaDescription(mLine: value, lineNumber: number))
                 continue
             default:
                 break
             }
-            if media.isEmpty {
-                session.append(sdpLine)
+            if let last = media.indices.last {
+                media[last].lines.append(sdpLine)
             } else {
-                media[media.count - 1].lines.append(sdpLine)
+                session.append(sdpLine)
             }
         }
         guard !session.isEmpty else { throw .empty }
@@ -168,6 +194,14 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
     }
 
     public var isICELite: Bool { hasAttribute("ice-lite") }
+
+    /// Runs every typed accessor at session level and in every section (`checkAttributes` of
+    /// `MediaDescription`): what a relay calls before it trusts any part of a peer's SDP.
+    public func checkAttributes() throws(SDPError) {
+        _ = try SDPAttributes.fingerprint(self)
+        _ = try SDPAttributes.setup(self)
+        for m in media { try m.checkAttributes() }
+    }
 
     // Effective values: JSEP allows these at session or media level; media level wins.
 
@@ -211,19 +245,31 @@ public struct MediaDescription: SDPSection, Equatable, Sendable {
         self.mLine = ([kind, String(port), proto] + formats).joined(separator: " ")
     }
 
+    /// Formats on one m= line: RTP payload types are 0-127, so a longer list only repeats them.
+    public static let maxFormats = 128
+
     init(mLine: String, lineNumber: Int) throws(SDPError) {
         let fields = mLine.split(separator: " ")
-        guard fields.count >= 3 else { throw .malformedLine(line: lineNumber, reason: "m= needs media, port, proto") }
-        // RFC 8866 §5.14: <port> or <port>/<number of ports>.
-        let portField = fields[1].split(separator: "/", omittingEmptySubsequences: false)
-        guard portField.count <= 2, let port = Int(portField[0]), (0...65535).contains(port) else {
-            throw .malformedLine(line: lineNumber, reason: "m= port '\(fields[1])' is not 0-65535")
+        guard let kind = fields.first, let portText = fields.dropFirst().first, let proto = fields.dropFirst(2).first else {
+            throw .malformedLine(line: lineNumber, reason: "m= needs media, port, proto")
+        }
+        // RFC 8866 §5.14: <media> and <proto> are tokens; <port> or <port>/<number of ports>.
+        guard SDPGrammar.isToken(kind), proto.split(separator: "/").allSatisfy(SDPGrammar.isToken) else {
+            throw .malformedLine(line: lineNumber, reason: "m= media and proto must be tokens")
+        }
+        let portField = portText.split(separator: "/", omittingEmptySubsequences: false)
+        guard portField.count <= 2, let first = portField.first, let port = Int(first), (0...65535).contains(port) else {
+            throw .malformedLine(line: lineNumber, reason: "m= port '\(portText)' is not 0-65535")
+        }
+        let formats = fields.dropFirst(3)
+        guard formats.count <= Self.maxFormats, formats.allSatisfy(SDPGrammar.isToken) else {
+            throw .malformedLine(line: lineNumber, reason: "m= has more than \(Self.maxFormats) formats or a format that is not a token")
         }
         self.mLine = mLine
-        self.kind = String(fields[0])
+        self.kind = String(kind)
         self.port = port
-        self.proto = String(fields[2])
-        self.formats = fields.dropFirst(3).map(String.init)
+        self.proto = String(proto)
+        self.formats = formats.map(String.init)
         self.lines = []
     }
 
@@ -233,6 +279,20 @@ public struct MediaDescription: SDPSection, Equatable, Sendable {
     }
 
     public var mid: String? { attribute("mid").map(String.init) }
+
+    /// The longest `a=mid` the relay accepts: the mid RTP header extension (RFC 8843 §15.2) in its
+    /// one-byte form carries at most 16 bytes (RFC 8285 §4.2).
+    public static let maxMidLength = 16
+
+    /// `a=mid` checked: an RFC 8843 §9.1 identification-tag (an RFC 8866 token) of at most
+    /// `maxMidLength` characters; nil when the section has none.
+    public func validatedMid() throws(SDPError) -> String? {
+        guard let value = attribute("mid") else { return nil }
+        guard value.utf8.count <= Self.maxMidLength, SDPGrammar.isToken(value) else {
+            throw .malformedAttribute(name: "mid", value: String(value), reason: "must be 1-\(Self.maxMidLength) token characters")
+        }
+        return String(value)
+    }
 
     public var isRTP: Bool { proto.contains("RTP/") }
 
