@@ -68,11 +68,13 @@ public struct RelaisServerApp: Sendable {
         let signaling = SignalingContext(registry: registry, tokens: tokens, configuration: configuration.signaling, observer: observer, logger: logger)
 
         let router = Router()
-        SignalingRoutes(media: media, logger: logger).register(on: router)
+        SignalingRoutes(media: media, tokens: tokens, metrics: observer.metrics, maxEchoSessions: configuration.signaling.maxEchoSessions, logger: logger)
+            .register(on: router)
         AdminRoutes(registry: registry, media: media, tokens: tokens, observer: observer, logger: logger).register(on: router)
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
-        webSocketRouter.ws("/v1/signaling") { inbound, outbound, _ in
-            await SignalingConnection(context: signaling).run(inbound: inbound, outbound: outbound)
+        let webSocketRouter = Router(context: SignalingRequestContext.self)
+        webSocketRouter.ws("/v1/signaling") { inbound, outbound, context in
+            await SignalingConnection(context: signaling).serve(
+                inbound: inbound, outbound: outbound, peer: context.requestContext.remoteAddress, channel: context.requestContext.channel)
         }
         let app = Application(
             router: router,

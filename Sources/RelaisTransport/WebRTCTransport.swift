@@ -80,21 +80,34 @@ public final class WebRTCTransport {
     private var outbox: [(bytes: [UInt8], destination: TransportAddress)] = []
     /// SSRCs that authenticated on this transport (at most `maxInboundSSRCs`), and the last one matched.
     private var inboundSSRCs: [UInt32] = []
-        maxInboundSSRCs = max(configuration.maxInboundSSRCs, 1)
     private var inboundHit = 0
     private let maxInboundSSRCs: Int
     private var events: [TransportEvent] = []
     private var dtlsStarted = false
 
-    public init(
+    /// A transport with a DTLS context of its own (tests). The relay shares one context between
+    /// all its transports: `init(localCredentials:remoteUfrag:dtlsContext:...)`.
+    public convenience init(
         localCredentials: ICECredentials, remoteUfrag: String?, certificate: DTLSCertificate,
         remoteFingerprint: DTLSFingerprint, configuration: TransportConfiguration, now: Instant
     ) throws(DTLSError) {
+        try self.init(
+            localCredentials: localCredentials, remoteUfrag: remoteUfrag,
+            dtlsContext: DTLSContext(certificate: certificate, profiles: configuration.srtpProfiles),
+            remoteFingerprint: remoteFingerprint, configuration: configuration, now: now)
+    }
+
+    /// A transport whose DTLS certificate and SRTP profiles are `dtlsContext`'s (the relay's,
+    /// shared by every transport; `configuration.srtpProfiles` is what the context was made with).
+    public init(
+        localCredentials: ICECredentials, remoteUfrag: String?, dtlsContext: DTLSContext,
+        remoteFingerprint: DTLSFingerprint, configuration: TransportConfiguration, now: Instant
+    ) throws(DTLSError) {
         self.ice = ICELiteAgent(local: localCredentials, remoteUfrag: remoteUfrag, consentTimeout: configuration.consentTimeout)
-        self.dtls = try DTLSEndpoint(
-            role: .server, certificate: certificate, remoteFingerprint: remoteFingerprint,
-            profiles: configuration.srtpProfiles, mtu: configuration.mtu)
+        self.dtls = try DTLSEndpoint(role: .server, context: dtlsContext, remoteFingerprint: remoteFingerprint, mtu: configuration.mtu)
+        maxInboundSSRCs = max(configuration.maxInboundSSRCs, 1)
         ice.armConsent(now: now)
+        inboundSSRCs.reserveCapacity(maxInboundSSRCs)
     }
 
     /// The peer address media goes to.
@@ -107,7 +120,6 @@ public final class WebRTCTransport {
     public func handleDatagram(
         _ buffer: UnsafeMutableRawBufferPointer, length: Int, from source: TransportAddress, now: Instant
     ) -> TransportReceive {
-        inboundSSRCs.reserveCapacity(maxInboundSSRCs)
         guard !isClosed else { return drop(.closed) }
         let datagram = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length])
         switch PacketClass.classify(datagram) {
@@ -131,18 +143,6 @@ public final class WebRTCTransport {
         }
     }
 
-    /// Encrypts an RTP packet in place for sending; nil (and counted) when not connected or refused.
-    @inline(__always)
-    public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
-        guard let srtp, !isClosed else { return nil }
-        return srtp.protect(buffer, length: length, rtcp: false, stats: &stats)
-    }
-
-    /// Encrypts an RTCP compound in place for sending.
-    public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
-        guard let srtp, !isClosed else { return nil }
-        return srtp.protect(buffer, length: length, rtcp: true, stats: &stats)
-    }
     /// Decrypts under the inbound SSRC cap: a packet under a new SSRC is dropped when the cap is
     /// reached, and a new SSRC is admitted only once a packet of it authenticated (so nobody
     /// without the keys can fill the table).
@@ -186,6 +186,18 @@ public final class WebRTCTransport {
         srtp?.outbound.retireOutbound(ssrc: ssrc)
     }
 
+    /// Encrypts an RTP packet in place for sending; nil (and counted) when not connected or refused.
+    @inline(__always)
+    public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        guard let srtp, !isClosed else { return nil }
+        return srtp.protect(buffer, length: length, rtcp: false, stats: &stats)
+    }
+
+    /// Encrypts an RTCP compound in place for sending.
+    public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
+        guard let srtp, !isClosed else { return nil }
+        return srtp.protect(buffer, length: length, rtcp: true, stats: &stats)
+    }
 
     /// The next control datagram to send (STUN response, DTLS flight).
     public func pollTransmit() -> (bytes: [UInt8], destination: TransportAddress)? {

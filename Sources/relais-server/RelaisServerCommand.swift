@@ -108,6 +108,16 @@ struct Serve: AsyncParsableCommand {
     var cameraFloor: String?
     @Option(help: "Milliseconds a continuous camera move lasts without a refresh before the relay stops the camera (env RELAIS_CAMERA_DEADMAN_MS; default 500).")
     var cameraDeadmanMs: Int?
+    @Option(help: "Seconds a signaling WebSocket may stay open without `join` or `resume` before it is closed with 1008 join_timeout (env RELAIS_JOIN_DEADLINE; default 10).")
+    var joinDeadline: Int?
+    @Option(help: "Concurrent signaling WebSockets from one source address; a hospital's carts and workstations share its NAT address (env RELAIS_MAX_CONNECTIONS_PER_ADDRESS; default 256).")
+    var maxConnectionsPerAddress: Int?
+    @Option(help: "Concurrent signaling WebSockets in total (env RELAIS_MAX_CONNECTIONS; default 10000).")
+    var maxConnections: Int?
+    @Option(help: "Bytes of server messages queued for one signaling connection before it is closed as a slow reader with 1008 slow_reader (env RELAIS_MAX_OUTBOX_BYTES; default 262144).")
+    var maxOutboxBytes: Int?
+    @Option(help: "Concurrent echo tests (POST /v1/echo); beyond, 503 echo_busy (env RELAIS_MAX_ECHO_SESSIONS; default 8).")
+    var maxEchoSessions: Int?
     @Option(help: "Media sections (m-lines) in one publish offer; beyond, invalid_sdp (env RELAIS_MAX_PUBLISH_SECTIONS; default 16).")
     var maxPublishSections: Int?
     @Option(help: "Tracks one participant publishes; beyond, invalid_sdp (env RELAIS_MAX_PUBLISH_TRACKS; default 8).")
@@ -169,6 +179,20 @@ struct Serve: AsyncParsableCommand {
         let deadman = try pick(cameraDeadmanMs, "camera-deadman-ms", "RELAIS_CAMERA_DEADMAN_MS", 500)
         guard deadman > 0 else { throw ValidationError("the camera deadman must be positive") }
         configuration.signaling.cameraDeadman = .milliseconds(deadman)
+        let joinDeadline = try pick(joinDeadline, "join-deadline", "RELAIS_JOIN_DEADLINE", 10)
+        guard joinDeadline > 0 else { throw ValidationError("the join deadline must be positive") }
+        configuration.signaling.joinDeadline = .seconds(joinDeadline)
+        configuration.signaling.maxConnectionsPerAddress = try pick(maxConnectionsPerAddress, "max-connections-per-address", "RELAIS_MAX_CONNECTIONS_PER_ADDRESS", 256)
+        configuration.signaling.maxConnections = try pick(maxConnections, "max-connections", "RELAIS_MAX_CONNECTIONS", 10_000)
+        guard configuration.signaling.maxConnectionsPerAddress > 0, configuration.signaling.maxConnections > 0 else {
+            throw ValidationError("the connection caps must be positive")
+        }
+        configuration.signaling.maxOutboxBytes = try pick(maxOutboxBytes, "max-outbox-bytes", "RELAIS_MAX_OUTBOX_BYTES", 262_144)
+        guard configuration.signaling.maxOutboxBytes >= 65_536 else {
+            throw ValidationError("the outbox cap must be at least 65536 bytes (one largest message)")
+        }
+        configuration.signaling.maxEchoSessions = try pick(maxEchoSessions, "max-echo-sessions", "RELAIS_MAX_ECHO_SESSIONS", 8)
+        guard configuration.signaling.maxEchoSessions >= 0 else { throw ValidationError("the echo cap cannot be negative") }
         configuration.signaling.negotiationLimits.maxMediaSections = try pick(maxPublishSections, "max-publish-sections", "RELAIS_MAX_PUBLISH_SECTIONS", 16)
         configuration.signaling.negotiationLimits.maxTracks = try pick(maxPublishTracks, "max-publish-tracks", "RELAIS_MAX_PUBLISH_TRACKS", 8)
         configuration.signaling.negotiationLimits.maxSSRCs = try pick(maxPublishSsrcs, "max-publish-ssrcs", "RELAIS_MAX_PUBLISH_SSRCS", 16)

@@ -1,4 +1,5 @@
 import Foundation
+import RelaisAuth
 import RelaisServer
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,12 @@ import Testing
         var connection_state: String?
     }
 
+    /// The echo test needs a participant token (any room, any role).
+    static func cartToken(_ server: ServerHarness) async throws -> String {
+        try await server.running.tokens.mint(AccessClaims(
+            subject: "cart-7", displayName: "Cart 7", role: .cart, room: "equipment-check", expires: Date().addingTimeInterval(600)))
+    }
+
     @Test(arguments: [SRTPProfile.aeadAES128GCM, .aes128CMSHA1_80])
     func aiortcGetsItsOwnMediaBack(profile: SRTPProfile) async throws {
         let server = try await ServerHarness.start { $0.media.transport.srtpProfiles = [profile] }
@@ -25,7 +32,7 @@ import Testing
         let mediaPort = server.running.media.localAddresses[0].port
         let junkSent = Task.detached { sprayJunk(port: mediaPort, datagrams: 3_000) }
         let result = try await runPeer(script: "aiortc_echo.py", arguments: [
-            "--url", "\(server.httpBase)/v1/echo", "--duration", "40",
+            "--url", "\(server.httpBase)/v1/echo", "--token", try await Self.cartToken(server), "--duration", "40",
             "--min-video-frames", "60", "--min-audio-packets", "100", "--json",
         ])
         let sent = await junkSent.value
@@ -55,7 +62,7 @@ import Testing
     @Test func aiortcEchoOverIPv6() async throws {
         let server = try await ServerHarness.start { $0.media.host = "::1" }
         let result = try await runPeer(script: "aiortc_echo.py", arguments: [
-            "--url", "\(server.httpBase)/v1/echo", "--address", "::1", "--duration", "40", "--json",
+            "--url", "\(server.httpBase)/v1/echo", "--token", try await Self.cartToken(server), "--address", "::1", "--duration", "40", "--json",
         ])
         #expect(result.status == 0, "peer failed: \(result.stdout) \(result.stderr.suffix(2000))")
         let snapshots = try await server.running.media.snapshots()

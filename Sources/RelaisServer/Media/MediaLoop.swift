@@ -88,6 +88,9 @@ public final class MediaLoop {
     public let eventLoop: any EventLoop
     let configuration: TransportConfiguration
     let certificate: DTLSCertificate
+    /// The DTLS context every transport of this loop is made from: the server's, shared by all
+    /// its loops, or one of this loop's own made at the first transport (harnesses, tests).
+    private(set) var dtlsContext: DTLSContext?
     let logger: Logger
     /// The address advertised in candidates (the bound socket's).
     public private(set) var localAddress: TransportAddress?
@@ -117,10 +120,14 @@ public final class MediaLoop {
     static let vectorReadCount = 32
     static let readBatches: UInt = 4
 
-    public init(eventLoop: any EventLoop, configuration: TransportConfiguration, certificate: DTLSCertificate, logger: Logger) {
+    public init(
+        eventLoop: any EventLoop, configuration: TransportConfiguration, certificate: DTLSCertificate,
+        dtlsContext: DTLSContext? = nil, logger: Logger
+    ) {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.certificate = certificate
+        self.dtlsContext = dtlsContext
         self.logger = logger
         self.receive = .allocate(byteCount: Self.scratchSize, alignment: 16)
         self.transmit = .allocate(byteCount: Self.scratchSize, alignment: 16)
@@ -186,8 +193,10 @@ public final class MediaLoop {
     ) throws -> (id: TransportID, credentials: ICECredentials) {
         eventLoop.preconditionInEventLoop()
         let now = Self.now()
+        let context = try dtlsContext ?? DTLSContext(certificate: certificate, profiles: configuration.srtpProfiles)
+        dtlsContext = context
         let transport = try WebRTCTransport(
-            localCredentials: credentials, remoteUfrag: remoteUfrag, certificate: certificate,
+            localCredentials: credentials, remoteUfrag: remoteUfrag, dtlsContext: context,
             remoteFingerprint: remoteFingerprint, configuration: configuration, now: now)
         let id = nextID
         nextID += 1
@@ -286,15 +295,6 @@ public final class MediaLoop {
         handleEvents(entry)
     }
 
-    /// Looks the consumer's subscriber transport up once and keeps it on the consumer.
-    func bindSubscriberEntry(_ consumer: ConsumerTrack) -> TransportEntry? {
-        let entry = entries[consumer.subscriber]
-        consumer.subscriberEntry = entry
-        return entry
-    }
-
-    private func forwardRTP(entry: TransportEntry, length: Int, now: Instant) {
-        switch entry.purpose {
     /// How long without a check from an address before its transport's binding counts as stale: three
     /// RFC 7675 consent intervals (a full agent checks a pair about every 5 s, §5.1).
     static let bindingStaleAfter: Duration = .seconds(15)
@@ -348,12 +348,21 @@ public final class MediaLoop {
     /// Addresses the port router holds, over all transports (tests).
     var boundAddressCount: Int { router.addressCount }
 
+    /// Looks the consumer's subscriber transport up once and keeps it on the consumer.
+    func bindSubscriberEntry(_ consumer: ConsumerTrack) -> TransportEntry? {
+        let entry = entries[consumer.subscriber]
+        consumer.subscriberEntry = entry
+        // A new consumer may need an outbound SRTP slot a removed one still holds.
+        if let entry, case .subscriber(let subscriber) = entry.purpose { retireOutputSSRCs(subscriber, entry: entry) }
+        return entry
+    }
+
+    private func forwardRTP(entry: TransportEntry, length: Int, now: Instant) {
+        switch entry.purpose {
         case .publisher(let publisher):
             forwardPublishedRTP(publisher, length: length, now: now)
         case .subscriber:
             return  // subscribe transports are sendonly on the relay's side
-        // A new consumer may need an outbound SRTP slot a removed one still holds.
-        if let entry, case .subscriber(let subscriber) = entry.purpose { retireOutputSSRCs(subscriber, entry: entry) }
 
         case .echo(let echo):
             switch echo.rewriteRTP(receive, length: length) {

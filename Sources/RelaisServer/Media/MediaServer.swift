@@ -44,11 +44,15 @@ public final class MediaServer: Sendable {
         let count = configuration.loops > 0 ? configuration.loops : System.coreCount
         var loops: [NIOLoopBound<MediaLoop>] = []
         var addresses: [TransportAddress] = []
+        // One SSL_CTX for every transport of every loop (see DTLSContext).
+        let dtlsContext = try DTLSContext(certificate: certificate, profiles: configuration.transport.srtpProfiles)
         for i in 0..<count {
             let eventLoop = group.next()
             let port = configuration.port == 0 ? 0 : configuration.port + i
             let (bound, address) = try await eventLoop.flatSubmit { () -> EventLoopFuture<(NIOLoopBound<MediaLoop>, TransportAddress?)> in
-                let loop = MediaLoop(eventLoop: eventLoop, configuration: configuration.transport, certificate: certificate, logger: logger)
+                let loop = MediaLoop(
+                    eventLoop: eventLoop, configuration: configuration.transport, certificate: certificate,
+                    dtlsContext: dtlsContext, logger: logger)
                 let bound = NIOLoopBound(loop, eventLoop: eventLoop)
                 return loop.bind(host: configuration.host, port: port).map {
                     (bound, bound.value.localAddress)

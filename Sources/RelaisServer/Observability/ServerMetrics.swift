@@ -17,6 +17,11 @@ public final class ServerMetrics: Sendable {
 
     public init() {
         factory = PrometheusMetricsFactory(registry: registry)
+        // The abuse counters are exported from the start, at 0, so a dashboard can alert on a rise.
+        _ = Counter(label: Self.joinTimeouts, factory: factory)
+        _ = Counter(label: Self.slowReaderCloses, factory: factory)
+        signalingConnections(0)
+        echoSessions(0)
     }
 
     // MARK: Events (signaling side)
@@ -43,6 +48,41 @@ public final class ServerMetrics: Sendable {
 
     func adminRequest(status: Int) {
         Counter(label: "relais_admin_requests_total", dimensions: [("status", "\(status)")], factory: factory).increment()
+    }
+
+    // MARK: Abuse limits (signaling and HTTP side)
+
+    static let joinTimeouts = "relais_signaling_join_timeouts_total"
+    static let slowReaderCloses = "relais_signaling_slow_reader_closes_total"
+
+    /// A WebSocket refused by a connection cap (`limit`: `per_address` or `total`).
+    func signalingConnectionRefused(limit: String) {
+        Counter(label: "relais_signaling_connections_refused_total", dimensions: [("limit", limit)], factory: factory).increment()
+    }
+
+    /// Open signaling WebSockets (joined or not), recorded at each change.
+    func signalingConnections(_ open: Int) {
+        Gauge(label: "relais_signaling_connections", factory: factory).record(open)
+    }
+
+    /// A WebSocket closed because it sent no `join` or `resume` in time.
+    func joinTimeout() {
+        Counter(label: Self.joinTimeouts, factory: factory).increment()
+    }
+
+    /// A WebSocket closed because its reader fell so far behind that its outbox passed the cap.
+    func slowReaderClosed() {
+        Counter(label: Self.slowReaderCloses, factory: factory).increment()
+    }
+
+    /// A refused `POST /v1/echo`, by its error code (a small fixed set).
+    func echoRefused(code: String) {
+        Counter(label: "relais_echo_refusals_total", dimensions: [("code", code)], factory: factory).increment()
+    }
+
+    /// Echo tests running, recorded at each change.
+    func echoSessions(_ live: Int) {
+        Gauge(label: "relais_echo_sessions", factory: factory).record(live)
     }
 
     // MARK: Scrape
@@ -89,6 +129,15 @@ public final class ServerMetrics: Sendable {
             advance("relais_ice_consent_expiries_total") { $0.consentExpiries }
             advance("relais_transports_opened_total") { $0.transportsOpened }
             advance("relais_transports_closed_total") { $0.transportsClosed }
+            // Hostile-participant limits of the media path, one series per named drop reason.
+            let drop = "relais_media_drops_total"
+            advance(drop, [("reason", "nack_repeat")]) { $0.nackRepeats }
+            advance(drop, [("reason", "nack_over_budget")]) { $0.nackOverBudget }
+            advance(drop, [("reason", "rtp_duplicate")]) { $0.rtpDuplicates }
+            advance(drop, [("reason", "rtp_too_old")]) { $0.rtpTooOld }
+            advance(drop, [("reason", "socket_unwritable")]) { $0.unwritableDrops }
+            advance(drop, [("reason", "ssrc_limit")]) { $0.drops[.ssrcLimit] ?? 0 }
+            advance(drop, [("reason", "address_move_refused")]) { $0.addressMovesRefused }
         }
         // The relay's own added latency (receive to flush), sampled in the loops since their last reset.
         for stats in sample.relay {
@@ -114,12 +163,3 @@ extension MediaLoopCounters {
         }
     }
 }
-            // Hostile-participant limits of the media path, one series per named drop reason.
-            let drop = "relais_media_drops_total"
-            advance(drop, [("reason", "nack_repeat")]) { $0.nackRepeats }
-            advance(drop, [("reason", "nack_over_budget")]) { $0.nackOverBudget }
-            advance(drop, [("reason", "rtp_duplicate")]) { $0.rtpDuplicates }
-            advance(drop, [("reason", "rtp_too_old")]) { $0.rtpTooOld }
-            advance(drop, [("reason", "socket_unwritable")]) { $0.unwritableDrops }
-            advance(drop, [("reason", "ssrc_limit")]) { $0.drops[.ssrcLimit] ?? 0 }
-            advance(drop, [("reason", "address_move_refused")]) { $0.addressMovesRefused }

@@ -59,12 +59,15 @@ struct ServerObserver: Sendable {
     }
 
     /// A signaling error sent to a client (every `error` message), for metrics, events and audit.
+    ///
+    /// Errors sent before a `join` (no scope) are only counted: anyone can provoke them without
+    /// a token, so writing each to the history would let a stranger fill the disk and bury the
+    /// audit trail of real consultations.
     func signalingError(_ scope: Scope?, participant: String?, code: String, message: String, at: Date = Date()) {
         metrics.signalingError(code: code)
-        if let scope {
-            events.publish(SessionEvent(type: .error, at: at, consultation: scope.consultation, room: scope.room, participant: participant, detail: "\(code): \(message)"))
-        }
-        history?.record(.error(ErrorRecord(at: at, room: scope?.room, consultation: scope?.consultation, participant: participant, code: code, message: message)))
+        guard let scope else { return }
+        events.publish(SessionEvent(type: .error, at: at, consultation: scope.consultation, room: scope.room, participant: participant, detail: "\(code): \(message)"))
+        history?.record(.error(ErrorRecord(at: at, room: scope.room, consultation: scope.consultation, participant: participant, code: code, message: message)))
     }
 }
 

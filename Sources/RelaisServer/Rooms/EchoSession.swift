@@ -21,6 +21,9 @@ final class EchoSession {
 
     private(set) var rtpEchoed = 0
     private(set) var feedbackTranslated = 0
+    /// The test's slot under the server's cap on concurrent echo tests; freed with the session,
+    /// that is when its transport is removed (nil in unit tests).
+    var lease: EchoCapacity.Lease?
 
     init(videoSSRC: UInt32, audioSSRC: UInt32, videoPayloadTypes: [UInt8], audioPayloadTypes: [UInt8]) {
         self.videoSSRC = videoSSRC

@@ -14,6 +14,20 @@ struct SignalingContext: Sendable {
     let configuration: SignalingConfiguration
     let observer: ServerObserver
     let logger: Logger
+    /// The per-address and total caps on open WebSockets.
+    let admission: ConnectionAdmission
+
+    init(registry: RoomRegistry, tokens: TokenAuthority, configuration: SignalingConfiguration, observer: ServerObserver, logger: Logger) {
+        self.registry = registry
+        self.tokens = tokens
+        self.configuration = configuration
+        self.observer = observer
+        self.logger = logger
+        let metrics = observer.metrics
+        self.admission = ConnectionAdmission(
+            perAddress: configuration.maxConnectionsPerAddress, total: configuration.maxConnections,
+            changed: { metrics.signalingConnections($0) })
+    }
 }
 
 /// One WebSocket: enforces the frame size and message rate, parses messages, and hands them to
@@ -26,9 +40,51 @@ struct SignalingConnection {
     /// message still gets its `message_too_large` error before the close.
     static let transportFrameLimit = 1 << 20
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    /// How long a connection may take to finish closing once its close is requested (the close
+    /// handshake is one round trip, RFC 6455 §7.1.2) before its socket is closed under it: a peer
+    /// that never reads, or never answers the close, must not hold its slot and memory.
+    static let closeGrace: Duration = .seconds(2)
+
+    /// The close a connection refused by a cap gets (1013, Try Again Later: IANA WebSocket close
+    /// code registry, RFC 6455 §11.7), with a reason naming the cap.
+    static func refusalClose(_ limit: ConnectionAdmission.Limit) -> (code: Int, reason: String) {
+        switch limit {
+        case .perAddress: (1013, "too_many_connections: too many connections from this address")
+        case .total: (1013, "too_many_connections: the relay is at its connection limit")
+        }
+    }
+
+    /// The close of a connection that sent no `join` or `resume` in time (1008, policy violation).
+    static let joinTimeoutClose: (code: UInt16, reason: String) = (1008, "join_timeout: no join or resume in time")
+
+    /// Admits the connection under the caps, runs it, and frees its slot when it ends.
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, peer: SocketAddress?, channel: (any Channel)?) async {
+        let address = peer?.ipAddress ?? "unknown"
+        switch context.admission.admit(address) {
+        case .failure(let limit):
+            // Debug only: a flood of refusals must not become a flood of log lines; the metric counts them.
+            context.observer.metrics.signalingConnectionRefused(limit: limit.rawValue)
+            context.logger.debug("signaling connection refused", metadata: ["address": "\(address)", "limit": "\(limit.rawValue)"])
+            let close = Self.refusalClose(limit)
+            try? await outbound.close(WebSocketErrorCode(codeNumber: close.code), reason: close.reason)
+            // Wait briefly for the peer's close, discarding whatever it sends, then drop the socket.
+            let reaper = Task {
+                try? await Task.sleep(for: Self.closeGrace)
+                if !Task.isCancelled { channel?.close(promise: nil) }
+            }
+            do {
+                for try await _ in inbound.messages(maxSize: Self.transportFrameLimit) {}
+            } catch {}
+            reaper.cancel()
+        case .success(let ticket):
+            defer { ticket.release() }
+            await run(inbound: inbound, outbound: outbound, channel: channel)
+        }
+    }
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: (any Channel)? = nil) async {
         let (stream, continuation) = AsyncStream<Outbox.Item>.makeStream()
-        let outbox = Outbox(continuation, observer: context.observer)
+        let outbox = Outbox(continuation, limit: context.configuration.maxOutboxBytes, observer: context.observer)
         var logger = context.logger
         logger[metadataKey: "connection"] = "\(outbox.id)"
         let lastActivity = ActivityClock()
@@ -39,15 +95,37 @@ struct SignalingConnection {
         let writer = Task {
             for await item in stream {
                 switch item {
-                case .message(let message):
-                    try? await outbound.write(.text(message.encoded()))
-                case .close(let code):
-                    try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: nil)
+                case .text(let text, let bytes):
+                    // A slow reader: what is still queued is dropped and its close goes next.
+                    if outbox.isOverflowed { continue }
+                    try? await outbound.write(.text(text))
+                    outbox.written(bytes)
+                case .close(let code, let reason):
+                    try? await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                     outbox.markClosed()
                     return
                 }
             }
             outbox.markClosed()
+        }
+        // Reaper: once a close is requested, the connection has `closeGrace` to end on its own
+        // (the peer answers the close, the writer gets its frames out); then its socket is closed,
+        // which ends the reader and fails a write stuck on a peer that stopped reading.
+        let reaper = Task {
+            await outbox.closing.wait()
+            try? await Task.sleep(for: Self.closeGrace)
+            guard !Task.isCancelled else { return }
+            logger.info("signaling connection did not finish closing; closing its socket", metadata: ["queued_bytes": "\(outbox.queuedBytes)"])
+            channel?.close(promise: nil)
+        }
+        // Join deadline: a connection that has not joined or resumed in time is closed.
+        let joinDeadline = context.configuration.joinDeadline
+        let joinWatch = Task { [observer = context.observer] in
+            try? await Task.sleep(for: joinDeadline)
+            guard !Task.isCancelled, !outbox.isAttached, !outbox.closing.isFired else { return }
+            observer.metrics.joinTimeout()
+            logger.debug("no join or resume in time; closing")
+            outbox.close(code: Self.joinTimeoutClose.code, reason: Self.joinTimeoutClose.reason)
         }
         // Idle watchdog: a silent connection is treated as dropped (the participant may resume).
         let idle = context.configuration.idleTimeout
@@ -65,6 +143,8 @@ struct SignalingConnection {
         do {
             for try await frame in inbound.messages(maxSize: Self.transportFrameLimit) {
                 lastActivity.last.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
+                // Once a close is requested nothing more is acted on (a `join` after its deadline).
+                if outbox.closing.isFired { continue }
                 let open = await handle(frame, outbox: outbox, state: state, logger: logger)
                 if !open { break }
             }
@@ -72,12 +152,16 @@ struct SignalingConnection {
             logger.debug("signaling connection ended", metadata: ["error": "\(error)"])
         }
         watchdog.cancel()
+        joinWatch.cancel()
         // The socket is gone or closing: a joined participant keeps its place for the resume window.
         if let joined = state.joined, !state.left {
             await joined.room.detach(participantId: joined.participantId, outbox: outbox)
         }
         continuation.finish()
+        // A writer stuck on a peer that stopped reading gets the reaper's grace, then the socket closes.
+        outbox.closing.fire()
         await writer.value
+        reaper.cancel()
     }
 
     /// When the client last sent anything, shared with the idle watchdog.

@@ -58,7 +58,8 @@ public final class DTLSEndpoint {
     public private(set) var datagramsOut = 0
     public private(set) var handshakeFailures = 0
 
-    private let context: OpaquePointer  // SSL_CTX*
+    /// Shared with other endpoints; kept alive as long as this one.
+    private let context: DTLSContext
     private let ssl: OpaquePointer  // SSL*
     private let readBIO: OpaquePointer  // BIO*, owned by ssl
     private let writeBIO: OpaquePointer
@@ -66,36 +67,26 @@ public final class DTLSEndpoint {
     private var events: [DTLSEvent] = []
     private var timeoutDeadline: Instant?
 
-    /// Cipher suites for ECDSA certificates, AEAD first; CBC kept for older embedded stacks.
-    static let cipherList = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA"
-
-    public init(
+    /// An endpoint with a context of its own (a client, a test). A relay shares one context
+    /// between all its transports: `init(role:context:remoteFingerprint:mtu:)`.
+    public convenience init(
         role: DTLSRole, certificate: DTLSCertificate, remoteFingerprint: DTLSFingerprint,
         profiles: [SRTPProfile] = [.aeadAES128GCM, .aes128CMSHA1_80], mtu: Int = 1200
     ) throws(DTLSError) {
+        try self.init(role: role, context: DTLSContext(certificate: certificate, profiles: profiles), remoteFingerprint: remoteFingerprint, mtu: mtu)
+    }
+
+    /// An endpoint whose certificate, cipher suites and SRTP profiles are `context`'s.
+    public init(role: DTLSRole, context: DTLSContext, remoteFingerprint: DTLSFingerprint, mtu: Int = 1200) throws(DTLSError) {
         self.role = role
         self.remoteFingerprint = remoteFingerprint
         self.mtu = mtu
         ERR_clear_error()
-        guard let context = SSL_CTX_new(DTLS_method()) else { throw .context("SSL_CTX_new: \(openSSLErrors())") }
-        var ok = relais_ssl_ctx_set_dtls12_only(context) == 1
-        ok = ok && SSL_CTX_use_certificate(context, certificate.x509) == 1
-        ok = ok && SSL_CTX_use_PrivateKey(context, certificate.key) == 1
-        ok = ok && SSL_CTX_set_cipher_list(context, Self.cipherList) == 1
-        // SSL_CTX_set_tlsext_use_srtp returns 0 on success.
-        ok = ok && SSL_CTX_set_tlsext_use_srtp(context, profiles.map(\.openSSLName).joined(separator: ":")) == 0
-        guard ok else {
+        guard let ssl = SSL_new(context.context) else { throw .context("SSL_new: \(openSSLErrors())") }
+        guard let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
             let why = openSSLErrors()
-            SSL_CTX_free(context)
-            throw .context(why)
-        }
-        // Peers present self-signed certificates; they are authenticated by fingerprint after the
-        // handshake, so chain verification accepts anything but a certificate must be presented.
-        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { _, _ in 1 }
-        guard let ssl = SSL_new(context), let readBIO = BIO_new(BIO_s_mem()), let writeBIO = BIO_new(BIO_s_mem()) else {
-            let why = openSSLErrors()
-            SSL_CTX_free(context)
-            throw .context("SSL_new: \(why)")
+            SSL_free(ssl)
+            throw .context("BIO_new: \(why)")
         }
         // An empty read BIO means "no data yet", not end of stream.
         _ = relais_bio_set_mem_eof_return(readBIO, -1)
@@ -114,8 +105,7 @@ public final class DTLSEndpoint {
     }
 
     deinit {
-        SSL_free(ssl)  // frees both BIOs
-        SSL_CTX_free(context)
+        SSL_free(ssl)  // frees both BIOs; the context is freed with its last endpoint
     }
 
     /// Starts the handshake. A client sends its ClientHello; a server just waits.

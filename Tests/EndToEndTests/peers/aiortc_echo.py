@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import fractions
 import json
+import os
 import math
 import sys
 import time
@@ -76,8 +77,11 @@ def force_codec(transceiver, kind, mime):
     transceiver.setCodecPreferences(codecs)
 
 
-def post_offer(url, sdp, timeout):
-    request = urllib.request.Request(url, data=sdp.encode(), method="POST", headers={"Content-Type": "application/sdp"})
+def post_offer(url, sdp, timeout, token=None):
+    headers = {"Content-Type": "application/sdp"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"  # any participant token (PROTOCOL.md, echo test)
+    request = urllib.request.Request(url, data=sdp.encode(), method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         if response.status != 201:
             raise RuntimeError(f"expected 201 Created, got {response.status}")
@@ -126,7 +130,7 @@ async def run(args):
         return 2, {}
     loop = asyncio.get_running_loop()
     try:
-        answer = await loop.run_in_executor(None, post_offer, args.url, offer, 10)
+        answer = await loop.run_in_executor(None, post_offer, args.url, offer, 10, args.token)
     except urllib.error.HTTPError as error:
         print(f"relay refused the offer: HTTP {error.code}: {error.read().decode(errors='replace')}", file=sys.stderr)
         return 2, {}
@@ -164,6 +168,8 @@ async def run(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="echo endpoint, e.g. http://127.0.0.1:8088/v1/echo")
+    parser.add_argument("--token", default=os.environ.get("RELAIS_TOKEN"),
+                        help="participant token for the echo test (env RELAIS_TOKEN; relais-server token --room R --role cart --name N)")
     parser.add_argument("--duration", type=float, default=20, help="give up after this many seconds")
     parser.add_argument("--min-video-frames", type=int, default=60)
     parser.add_argument("--min-audio-packets", type=int, default=100)
