@@ -25,11 +25,11 @@ import RelaisWire
     private let publisher: Peer
     private let subscribers: [Peer]
     private let subscriberSessions: [SubscriberSession]
-    private let relayAddress = TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000)
     private let room: RoomMedia
     private let publisherSession: PublisherSession
     /// Per transport (publisher first, then subscribers): the relay's ICE credentials and the peer's ufrag.
     private let iceCredentials: [(relay: ICECredentials, peerUfrag: String)]
+    private let relayAddress = TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000)
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
     /// Protected datagrams ready to feed, with their sources (reused between runs: no allocation
     /// once their storage is unique again).
@@ -53,13 +53,13 @@ import RelaisWire
         let relayAddress = self.relayAddress
 
         var port = 51000
-        func connect(_ purpose: TransportPurpose) throws -> Peer {
         var credentialsLog: [(relay: ICECredentials, peerUfrag: String)] = []
+        func connect(_ purpose: TransportPurpose) throws -> Peer {
             let certificate = try DTLSCertificate.generateSelfSigned(commonName: "peer")
             let local = ICECredentials.random()
             let relayCredentials = ICECredentials.random()
-            _ = try loop.addTransport(
             credentialsLog.append((relayCredentials, local.ufrag))
+            _ = try loop.addTransport(
                 remoteUfrag: local.ufrag, remoteFingerprint: certificate.fingerprintSHA256, purpose: purpose, credentials: relayCredentials)
             let address = TransportAddress(ip: IPAddress("127.0.0.1")!, port: UInt16(port))
             port += 1
@@ -73,9 +73,9 @@ import RelaisWire
         }
 
         let publisherSession = PublisherSession(room: room)
-        publisher = try connect(.publisher(publisherSession))
         self.room = room
         self.publisherSession = publisherSession
+        publisher = try connect(.publisher(publisherSession))
         let section = PublishedSection(
             mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
             ssrc: Self.publisherSSRC, extensions: [])
@@ -92,8 +92,8 @@ import RelaisWire
         }
         subscribers = peers
         subscriberSessions = sessions
-        let scratch = self.scratch
         iceCredentials = credentialsLog
+        let scratch = self.scratch
 
         // ICE checks, DTLS handshakes, SRTP keys: move datagrams both ways on a fake client clock.
         var now = Instant.zero
@@ -170,8 +170,8 @@ import RelaisWire
         let subscriber = subscribers[0]
         guard let consumer = subscriberSessions[0].consumers[Self.firstOutputSSRC] else { fatalError("no consumer") }
         for i in 0..<count {
-            var writer = ByteWriter(scratch)
             let lost = consumer.downTrack.lastOutputSequence.advanced(by: -(distinct ? behind + i : behind))
+            var writer = ByteWriter(scratch)
             do {
                 try ReceiverReport(ssrc: SSRC(0xABCD)).serialize(into: &writer)
                 try GenericNACK(senderSSRC: SSRC(0xABCD), mediaSSRC: SSRC(Self.firstOutputSSRC), pairs: [NACKPair(packetID: lost)])
@@ -202,7 +202,6 @@ import RelaisWire
         }
     }
 
-    /// Hands prepared datagram `index` to the loop as the channel would, then flushes its outbox.
     /// Protects one RTP packet per entry of `sequences` as the publisher, under `ssrc`, with the
     /// payload's last byte set to `fill` (so packets of one number can differ), for hostile-input tests.
     public func prepareRTP(_ packet: [UInt8], sequences: [UInt16], ssrc: UInt32 = ForwardingHarness.publisherSSRC, fill: UInt8) {
@@ -280,6 +279,7 @@ import RelaisWire
         loop.outbox.drain(sink)
     }
 
+    /// Hands prepared datagram `index` to the loop as the channel would, then flushes its outbox.
     @inline(__always)
     public func feed(_ index: Int) {
         loop.handleDatagram(AddressedEnvelope(remoteAddress: preparedSources[index], data: prepared[index]))

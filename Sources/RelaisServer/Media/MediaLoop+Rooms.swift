@@ -63,15 +63,8 @@ extension MediaLoop {
         let sequence = view.sequenceNumber
         if track.statistics == nil { track.statistics = ReceiveStatistics(ssrc: view.ssrc, clockRate: track.clockRate) }
         let outcome = track.statistics?.record(sequence: sequence, rtpTimestamp: view.timestamp, arrival: now)
-        if track.cache != nil {
-            track.nack.received(sequence, now: now)
-            _ = track.cache?.store(packet, sequence: sequence, now: now)
-        }
+        // Received is received (the admin counts include duplicates and retransmissions).
         track.counters.record(bytes: length, now: now)
-        // A duplicate (a retransmission that crossed the original) is no new keyframe.
-        let keyframe = track.kind == .video && outcome != .duplicate
-            && KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
-        if keyframe { track.counters.keyframes &+= 1 }
         // One SRTP index must never carry two plaintexts (RFC 3711 §9.1, RFC 7714 §14). The
         // publisher holds its own keys, so SRTP's replay window does not bind it: a packet the
         // receive statistics already saw (a duplicate, or a retransmission that crossed the
@@ -93,6 +86,14 @@ extension MediaLoop {
         case .inOrder, .late, nil:
             break
         }
+        if track.cache != nil {
+            track.nack.received(sequence, now: now)
+            _ = track.cache?.store(packet, sequence: sequence, now: now)
+        }
+        // A duplicate (a retransmission that crossed the original) is no new keyframe.
+        let keyframe = track.kind == .video && outcome != .duplicate
+            && KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
+        if keyframe { track.counters.keyframes &+= 1 }
         for consumer in track.consumers {
             guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected else { continue }
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
@@ -110,15 +111,6 @@ extension MediaLoop {
         }
     }
 
-    /// Binds an SSRC the publisher did not announce, by the mid header extension (RFC 8843 §15).
-    private func bindSSRC(_ publisher: PublisherSession, view: RTPPacketView) -> ProducerTrack? {
-        guard let id = publisher.midExtensionID, let value = view.extensionValue(id: id) else { return nil }
-        let mid = String(decoding: value, as: UTF8.self)
-        guard let track = publisher.tracks.first(where: { $0.mid == mid }) else { return nil }
-        track.ssrc = view.ssrc.rawValue
-        track.resetStatistics()
-        publisher.rebuildIndex()
-        return track
     /// Frees the outbound SRTP state of the subscriber's removed consumers (so churn never fills
     /// the transport's SSRC table), except for SSRCs a new consumer took again meanwhile.
     func retireOutputSSRCs(_ subscriber: SubscriberSession, entry: TransportEntry) {
@@ -129,6 +121,15 @@ extension MediaLoop {
         subscriber.retiredOutputSSRCs.removeAll()
     }
 
+    /// Binds an SSRC the publisher did not announce, by the mid header extension (RFC 8843 §15).
+    private func bindSSRC(_ publisher: PublisherSession, view: RTPPacketView) -> ProducerTrack? {
+        guard let id = publisher.midExtensionID, let value = view.extensionValue(id: id) else { return nil }
+        let mid = String(decoding: value, as: UTF8.self)
+        guard let track = publisher.tracks.first(where: { $0.mid == mid }) else { return nil }
+        track.ssrc = view.ssrc.rawValue
+        track.resetStatistics()
+        publisher.rebuildIndex()
+        return track
     }
 
     private func sendProtectedTransmit(to entry: TransportEntry, length: Int) {
@@ -171,6 +172,8 @@ extension MediaLoop {
             let entry = entries[subscriber.transport]
             let connected = entry?.transport.isConnected ?? false
             for consumer in subscriber.consumers.values { consumer.tickStatistics(now: now, connected: connected) }
+            subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
+            if let entry { retireOutputSSRCs(subscriber, entry: entry) }
         }
         for publisher in room.publishers.values {
             for track in publisher.tracks { track.tickStatistics(now: now) }
@@ -180,8 +183,6 @@ extension MediaLoop {
                 guard track.cache != nil, let ssrc = track.ssrc else { continue }
                 publisher.lostScratch.removeAll(keepingCapacity: true)
                 track.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
-            subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
-            if let entry { retireOutputSSRCs(subscriber, entry: entry) }
                 if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, track: track, mediaSSRC: ssrc, lost: publisher.lostScratch) }
             }
             if now.since(publisher.lastReceiverReport) >= .seconds(1) {
@@ -255,11 +256,25 @@ extension MediaLoop {
                 guard let nack = try? GenericNACKView(packet), let consumer = subscriber.consumers[nack.mediaSSRC.rawValue] else { continue }
                 consumer.counters.nacks += 1
                 guard let cache = consumer.producer.cache else { continue }
+                subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
+                let roundTrip = consumer.feedback.roundTripMs.flatMap { $0.isFinite ? Duration.microseconds(Int64(min(max($0, 0), 60_000) * 1000)) : nil }
+                let interval = RetransmissionGate.interval(roundTrip: roundTrip)
                 for output in nack.lostSequenceNumbers {
+                    // At most once per round trip per number (duplicates inside one NACK included).
+                    guard consumer.retransmissionGate.admit(output, now: now, interval: interval) else {
+                        counters.nackRepeats += 1
+                        consumer.nackRepeats += 1
+                        continue
+                    }
                     guard let input = consumer.downTrack.inputSequence(forOutput: output),
                           let stored = cache.packet(for: input, now: now), stored.count <= MediaLoop.scratchSize - SRTPSession.maxTrailer
                     else {
                         counters.retransmissionMisses += 1
+                        continue
+                    }
+                    guard subscriber.retransmissionBudget.admit(bytes: stored.count) else {
+                        counters.nackOverBudget += 1
+                        consumer.nackOverBudget += 1
                         continue
                     }
                     UnsafeMutableRawBufferPointer(rebasing: transmit[0..<stored.count]).copyMemory(from: stored)
@@ -267,32 +282,18 @@ extension MediaLoop {
                         counters.retransmissionMisses += 1
                         continue
                     }
-                subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
-                let roundTrip = consumer.feedback.roundTripMs.flatMap { $0.isFinite ? Duration.microseconds(Int64(min(max($0, 0), 60_000) * 1000)) : nil }
-                let interval = RetransmissionGate.interval(roundTrip: roundTrip)
                     counters.retransmissions += 1
-                    // At most once per round trip per number (duplicates inside one NACK included).
-                    guard consumer.retransmissionGate.admit(output, now: now, interval: interval) else {
-                        counters.nackRepeats += 1
-                        consumer.nackRepeats += 1
-                        continue
-                    }
+                    consumer.retransmissions += 1
+                    consumer.retransmittedBytes &+= n
                     consumer.counters.record(bytes: n, now: now)
                     sendProtectedTransmit(to: entry, length: n)
                 }
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication):
                 guard let pli = try? PictureLossIndicationView(packet), let consumer = subscriber.consumers[pli.mediaSSRC.rawValue] else { continue }
                 consumer.counters.plis += 1
-                    guard subscriber.retransmissionBudget.admit(bytes: stored.count) else {
-                        counters.nackOverBudget += 1
-                        consumer.nackOverBudget += 1
-                        continue
-                    }
                 requestKeyframe(consumer.producer, now: now)
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
                 guard let fir = try? FullIntraRequestView(packet) else { continue }
-                    consumer.retransmissions += 1
-                    consumer.retransmittedBytes &+= n
                 for index in 0..<fir.entryCount {
                     if let consumer = subscriber.consumers[fir.entry(at: index).ssrc.rawValue] {
                         consumer.counters.plis += 1

@@ -51,8 +51,8 @@ final class ProducerTrack {
     func resetStatistics() {
         statistics = nil
         loss.reset()
-    }
         cache?.removeAll()
+    }
 
     /// Once a loop tick: the rate meter, the loss interval with each rate sample, and for video a
     /// freeze when packets stopped (`TrackCounters.freezeThreshold`).
@@ -79,7 +79,6 @@ final class ConsumerTrack {
     /// forwarding loop reaches it without a dictionary lookup. The cycle it closes (entry,
     /// subscriber session, consumer) is broken when the subscriber is removed from its room.
     var subscriberEntry: TransportEntry?
-
     /// Answers each NACKed output sequence number at most once per round trip.
     var retransmissionGate = RetransmissionGate()
     /// NACK answers: packets retransmitted (also in `counters`), their bytes, and the sequence
@@ -88,6 +87,7 @@ final class ConsumerTrack {
     var retransmittedBytes = 0
     var nackRepeats = 0
     var nackOverBudget = 0
+
     init(subscriber: TransportID, producer: ProducerTrack, downTrack: DownTrack) {
         self.subscriber = subscriber
         self.producer = producer
@@ -132,7 +132,6 @@ final class SubscriberSession {
     var transport: TransportID = 0
     /// By output SSRC, to route this subscriber's NACK/PLI/FIR to the right consumer.
     var consumers: [UInt32: ConsumerTrack] = [:]
-
     /// Bytes the relay may retransmit to this subscriber: a share of what it forwards.
     var retransmissionBudget = RetransmissionBudget()
     /// Output SSRCs of consumers removed since the media loop last retired them from the transport's
@@ -163,11 +162,11 @@ final class SubscriberSession {
         retiredOrder.removeAll { $0 == ssrc }
         return downTrack
     }
+
     init(room: RoomMedia) {
         self.room = room
     }
 
-    /// Takes in the report blocks of an RR or SR from this subscriber (RFC 3550 §6.4.1); blocks
     /// Bytes forwarded to this subscriber so far, retransmissions excluded (a removed consumer's
     /// bytes leave the sum; the budget's window clamps at zero).
     var forwardedBytes: Int {
@@ -176,6 +175,7 @@ final class SubscriberSession {
         return total
     }
 
+    /// Takes in the report blocks of an RR or SR from this subscriber (RFC 3550 §6.4.1); blocks
     /// about SSRCs that are not one of its consumers' outputs are ignored. Allocates nothing.
     func receiveReports(_ packet: RTCPHeaderView, now: Instant) {
         switch packet.packetType {
@@ -241,7 +241,6 @@ final class RoomMedia {
     func removeProducer(_ track: ProducerTrack) {
         for consumer in track.consumers {
             guard let subscriber = subscribers[consumer.subscriber] else { continue }
-            subscriber.retire(consumer)
             subscriber.consumers.removeValue(forKey: consumer.downTrack.outputSSRC.rawValue)
             subscriber.retire(consumer)
         }
@@ -249,13 +248,13 @@ final class RoomMedia {
         producers.removeValue(forKey: track.trackID)
     }
 
-            if let retired = subscriber.takeRetiredDownTrack(subscription.outputSSRC) { downTrack.continueOutput(after: retired) }
     /// Makes a subscriber's consumers match what it accepted in its latest answer.
     func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription]) {
         let wanted = Dictionary(subscriptions.map { ($0.outputSSRC, $0) }, uniquingKeysWith: { a, _ in a })
         for (ssrc, consumer) in subscriber.consumers where wanted[ssrc]?.trackID != consumer.producer.trackID {
             consumer.producer.consumers.removeAll { $0 === consumer }
             subscriber.consumers.removeValue(forKey: ssrc)
+            subscriber.retire(consumer)
         }
         for subscription in subscriptions where subscriber.consumers[subscription.outputSSRC] == nil {
             guard let producer = producers[subscription.trackID] else { continue }
@@ -263,6 +262,7 @@ final class RoomMedia {
                 outputSSRC: SSRC(subscription.outputSSRC), kind: producer.kind, codec: producer.codec, clockRate: producer.clockRate,
                 payloadTypeMap: [(from: producer.payloadType, to: subscription.payloadType)],
                 extensionIDMap: subscription.extensions.map { (from: $0.publisher, to: $0.subscriber) })
+            if let retired = subscriber.takeRetiredDownTrack(subscription.outputSSRC) { downTrack.continueOutput(after: retired) }
             let consumer = ConsumerTrack(subscriber: subscriber.transport, producer: producer, downTrack: downTrack)
             producer.consumers.append(consumer)
             subscriber.consumers[subscription.outputSSRC] = consumer
