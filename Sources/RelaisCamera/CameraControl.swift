@@ -217,6 +217,21 @@ public struct CameraControl: Sendable {
         return outputs
     }
 
+    /// The room is closing (an operator ended the consultation, or the server is shutting down):
+    /// every camera in motion gets the relay's `stop`, audited under `cause`. The owner carries
+    /// these outputs out while the carts' connections are still open, before it closes them, since
+    /// a departure processed after the close has nobody left to deliver the stop to.
+    public mutating func stopAll(cause: RelayStopCause, now: Instant) -> [CameraOutput] {
+        var outputs: [CameraOutput] = []
+        for id in cameraOrder {
+            guard var camera = cameras[id], camera.inMotion else { continue }
+            let controller = camera.controller ?? camera.pending?.controller ?? Self.relayId
+            relayStop(&camera, cause: cause, controller: controller, member: members[controller], now: now, into: &outputs)
+            cameras[id] = camera
+        }
+        return outputs
+    }
+
     // MARK: Messages
 
     /// A camera message from a joined participant. Other messages produce no output.

@@ -26,6 +26,10 @@ public enum RelayStopCause: String, Sendable, Codable, Equatable {
     case floorRevoked
     /// The cart granted the floor to someone else.
     case floorReassigned
+    /// An operator ended the consultation: every moving camera is stopped before the room closes.
+    case consultationEnded
+    /// The relay is shutting down: every moving camera is stopped before the connections close.
+    case serverShutdown
 }
 
 /// What became of an audited message.

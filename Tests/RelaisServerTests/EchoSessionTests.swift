@@ -63,12 +63,55 @@ import Testing
         #expect(out == [.senderReport(SenderReport(ssrc: SSRC(0xE0), ntpTimestamp: 0xAABB_CCDD_0011_2233, rtpTimestamp: 90_000, packetCount: 10, octetCount: 1000))])
     }
 
-    @Test func garbageRTCPProducesNothing() {
-        var rng = SystemRandomNumberGenerator()
+    /// A session that has echoed nothing yet has no stream any feedback could be about: whatever
+    /// arrives, random bytes or RTCP-shaped packets with consistent lengths, nothing is sent back.
+    /// Seeded, so a failure names an input that replays.
+    @Test func garbageRTCPProducesNothing() throws {
+        var rng = Seeded(state: 0xEC40)
         var output = [UInt8](repeating: 0, count: 1500)
-        for _ in 0..<2_000 {
-            let junk = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            _ = junk.withUnsafeBytes { i in output.withUnsafeMutableBytes { echo.translateRTCP(i, output: $0) } }
+        var produced: [String] = []
+        for round in 0..<4_000 {
+            var junk = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            if round.isMultiple(of: 2), junk.count >= 12 {
+                // RTCP-shaped: version 2, a feedback or report type, a length that fits the datagram.
+                let types: [UInt8] = [200, 201, 205, 206]
+                junk[0] = 0x80 | (junk[0] & 0x1F)
+                junk[1] = types[Int(junk[1]) % types.count]
+                let words = min(junk.count / 4 - 1, Int(junk[3]) % 16 + 2)
+                junk[2] = 0
+                junk[3] = UInt8(words)
+                junk = Array(junk.prefix((words + 1) * 4))
+            }
+            let n = junk.withUnsafeBytes { i in output.withUnsafeMutableBytes { echo.translateRTCP(i, output: $0) } }
+            if n != 0 { produced.append("round \(round): \(junk.prefix(16)) -> \(n) bytes") }
         }
+        #expect(produced.isEmpty, "garbage was translated: \(produced.prefix(3))")
+        #expect(echo.feedbackTranslated == 0)
+        // The session still works afterwards.
+        _ = send(rtp(pt: 96, ssrc: 0x1111))
+        let out = try translate([.pictureLossIndication(PictureLossIndication(senderSSRC: SSRC(9), mediaSSRC: SSRC(0xE0)))])
+        #expect(out.last == .pictureLossIndication(PictureLossIndication(senderSSRC: SSRC(9), mediaSSRC: SSRC(0x1111))))
+    }
+
+    @Test func firAboutNoEchoedStreamIsDropped() throws {
+        _ = send(rtp(pt: 96, ssrc: 0x1111))
+        let stray = try translate([.fullIntraRequest(FullIntraRequest(senderSSRC: SSRC(9), entries: [FIREntry(ssrc: SSRC(0x7777), sequenceNumber: 1)]))])
+        #expect(stray.isEmpty, "a FIR about a stream the relay does not echo must not go back to the sender")
+        let mixed = try translate([.fullIntraRequest(FullIntraRequest(senderSSRC: SSRC(9), entries: [
+            FIREntry(ssrc: SSRC(0x7777), sequenceNumber: 1), FIREntry(ssrc: SSRC(0xE0), sequenceNumber: 2),
+        ]))])
+        #expect(mixed.last == .fullIntraRequest(FullIntraRequest(senderSSRC: SSRC(9), entries: [FIREntry(ssrc: SSRC(0x1111), sequenceNumber: 2)])))
+    }
+}
+
+/// SplitMix64: a seeded generator, so a garbage loop replays the same inputs on every run.
+struct Seeded: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -25,10 +25,21 @@ import Testing
         #expect(PacketClass.classify(bytes) == expected)
     }
 
-    @Test func everyFirstByteClassifiesWithoutTrapping() {
+    /// Every first byte lands in its RFC 7983 §7 range (and RTP/RTCP by the RFC 5761 §4 second
+    /// byte); nothing outside the ranges is taken for media.
+    @Test func everyFirstByteClassifiesByItsRange() {
         for first in 0...255 {
-            for second in [0, 0xC8, 0xFF] {
-                _ = PacketClass.classify([UInt8(first), UInt8(second)])
+            for second in [0, 0x60, 0xC8, 0xDF, 0xE0, 0xFF] {
+                let expected: PacketClass =
+                    switch first {
+                    case 0...3: .stun
+                    case 16...19: .zrtp
+                    case 20...63: .dtls
+                    case 64...79: .turnChannel
+                    case 128...191: (192...223).contains(second) ? .rtcp : .rtp
+                    default: .unknown
+                    }
+                #expect(PacketClass.classify([UInt8(first), UInt8(second)]) == expected, "first byte \(first), second \(second)")
             }
         }
     }

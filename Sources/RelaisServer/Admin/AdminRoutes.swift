@@ -167,7 +167,7 @@ struct AdminRoutes: Sendable {
         var lost = 0
         for room in rooms {
             participants += await room.participantIDs.count
-            let statistics = try await media.roomStatistics(loop: room.loop, room: room.name)
+            let statistics = try await media.roomStatistics(loop: room.loop, room: room.mediaKey)
             lost += statistics.transports.values.reduce(0) { $0 + $1.published.reduce(0) { $0 + max($1.packetsLost, 0) } }
         }
         let figures = try await media.loopFigures(resetLatency: false)

@@ -33,12 +33,21 @@ extension MediaLoop {
         }
     }
 
-    /// The room's media state on this loop, created on first use.
+    /// The room's media state on this loop, created on first use. `name` is the room's
+    /// `Room.mediaKey` (its consultation), never reused by a later room of the same name.
     func room(named name: String, events: @escaping @Sendable (RoomMediaEvent) -> Void) -> RoomMedia {
         if let room = rooms[name] { return room }
         let room = RoomMedia(name: name, events: events)
         rooms[name] = room
         return room
+    }
+
+    /// A room ended: its remaining transports close and its media state goes with them, so that a
+    /// later room under the same key starts with no producers and its own event sink.
+    func removeRoom(_ key: String, reason: String) {
+        guard let room = rooms[key] else { return }
+        for id in Array(room.publishers.keys) + Array(room.subscribers.keys) { removeTransport(id, reason: reason) }
+        rooms.removeValue(forKey: key)
     }
 
     /// Restarts ICE on a transport with fresh local credentials (JSEP §5.2.1, RFC 8445 §9).

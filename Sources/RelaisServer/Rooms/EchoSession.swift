@@ -105,12 +105,28 @@ final class EchoSession {
             let start = writer.position
             guard (try? writer.write(bytes: packet.bytes)) != nil else { return 0 }
             if isFIR {
-                // FIR carries the target SSRCs in its FCI entries (RFC 5104 §4.3.1.1).
+                // FIR carries the target SSRCs in its FCI entries (RFC 5104 §4.3.1.1): entries about
+                // streams we echo are translated and kept, others dropped (they would name a stream of
+                // the sender's that nobody asked about); a FIR left with no entry is dropped.
+                var kept = start + 12
                 var entry = start + 12
                 while entry + 8 <= start + packet.byteLength {
-                    if let m = mirror(UnsafeRawBufferPointer(output).u32(at: entry)) { output.setU32(m, at: entry) }
+                    if let m = mirror(UnsafeRawBufferPointer(output).u32(at: entry)) {
+                        if kept != entry {
+                            UnsafeMutableRawBufferPointer(rebasing: output[kept..<(kept + 8)]).copyMemory(
+                                from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(output)[entry..<(entry + 8)]))
+                        }
+                        output.setU32(m, at: kept)
+                        kept += 8
+                    }
                     entry += 8
                 }
+                guard kept > start + 12 else {
+                    writer = ByteWriter(output, position: start)  // about no stream we echo: drop it
+                    continue
+                }
+                output.setU16(UInt16(clamping: (kept - start) / 4 - 1), at: start + 2)  // length in words minus one (RFC 3550 §6.4.1)
+                writer = ByteWriter(output, position: kept)
             } else if let m = mirror(UnsafeRawBufferPointer(output).u32(at: start + 8)) {
                 output.setU32(m, at: start + 8)
             } else {

@@ -9,7 +9,7 @@ extension Room {
     /// The consultation as the admin API shows it: participants, their peer connections with the
     /// media loop's statistics (one hop to the loop per request), and the cameras.
     func adminSession() async -> Session {
-        let statistics = (try? await media.roomStatistics(loop: loop, room: name)) ?? RoomMediaStatistics(transports: [:])
+        let statistics = (try? await media.roomStatistics(loop: loop, room: mediaKey)) ?? RoomMediaStatistics(transports: [:])
         // Tracks by their publisher, to name where a forwarded track comes from.
         var publisherOfTrack: [String: String] = [:]
         for participant in participants.values {
@@ -49,6 +49,9 @@ extension Room {
         logger.notice("consultation ended by operator", metadata: ["operator": "\(subject)"])
         endReason = "ended by operator \(subject)"
         let everyone = order.compactMap { participants[$0] }
+        // Moving cameras get the relay's stop first, while the carts' connections are still open:
+        // the departures below run after the close and could no longer deliver it.
+        await apply(camera.stopAll(cause: .consultationEnded, now: .now))
         // Silence everyone first, so nobody receives a stream of participantLeft for the others.
         for participant in everyone {
             participant.outbox?.send(.left(LeftBody(reason: .ended)))

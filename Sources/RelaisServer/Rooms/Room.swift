@@ -62,6 +62,9 @@ actor Room {
     /// Why the consultation ends when its last participant goes (history).
     var endReason = "empty"
     nonisolated var scope: ServerObserver.Scope { .init(consultation: consultationID, room: name) }
+    /// The room's media state on its loop is keyed by consultation, not by name: a room that ended
+    /// and a later room of the same name never share producers or an event sink.
+    nonisolated var mediaKey: String { consultationID }
     var participants: [String: ParticipantState] = [:]
     /// Join order, for stable listings and m-line order.
     var order: [String] = []
@@ -139,6 +142,9 @@ actor Room {
         if let previous = participant.outbox, previous.id != outbox.id {
             previous.send(.left(LeftBody(reason: .replaced)))
             previous.close(code: 1000)
+            // As after a drop: the replaced connection's motion stops and its cameras go; the
+            // resumed participant takes its camera place afresh below.
+            await apply(camera.leave(participantId: participantId, now: .now))
         }
         participant.attachment += 1
         participant.outbox = outbox
@@ -149,6 +155,10 @@ actor Room {
         outbox.send(.resumed(Resumed(
             requestId: requestId, participantId: participantId, room: name, resumeToken: participant.resumeToken,
             participants: existing.participants, tracks: existing.tracks)))
+        // `detach` took the participant out of camera control (its motion stopped, a cart's cameras
+        // withdrawn); it comes back as a member, told every camera and floor, so an expert can
+        // request a floor again and a cart can advertise its cameras again.
+        await apply(camera.join(participantId: participantId, role: participant.info.role, subject: participant.subject))
         logger.info("participant resumed", metadata: ["participant": "\(participantId)"])
         observer.event(.participantResumed, scope, participant: participantId, detail: restartIce ? "ICE restart" : nil)
         // The client restarts ICE on its publish connection itself (re-offer); on request the relay
@@ -213,12 +223,19 @@ actor Room {
         if !participant.published.isEmpty {
             for other in participants.values { await renegotiate(other) }
         }
-        if participants.isEmpty { await registry.roomBecameEmpty(self) }
+        if participants.isEmpty {
+            // The room ended: its media state leaves the loop (its transports are already closed).
+            let key = mediaKey
+            _ = try? await media.onLoop(loop) { $0.removeRoom(key, reason: "consultation ended") }
+            await registry.roomBecameEmpty(self)
+        }
     }
 
     /// Server shutdown: everyone is told, transports are closed.
     func shutdown() async {
         closed = true
+        // Moving cameras get the relay's stop while the carts' connections are still open.
+        await apply(camera.stopAll(cause: .serverShutdown, now: .now))
         let outboxes = participants.values.compactMap(\.outbox)
         for participant in participants.values {
             participant.outbox?.send(.left(LeftBody(reason: .shutdown)))
@@ -237,8 +254,10 @@ actor Room {
             group.cancelAll()
         }
         let transports = participants.values.flatMap { [$0.publishTransport, $0.subscribeTransport].compactMap { $0 } }
+        let key = mediaKey
         _ = try? await media.onLoop(loop) { loop in
             for id in transports { loop.removeTransport(id, reason: "server shutting down") }
+            loop.removeRoom(key, reason: "server shutting down")
         }
         let now = Date()
         for id in order { observer.participantLeft(scope, participant: id, reason: ParticipantLeftReason.shutdown.rawValue, at: now) }
@@ -263,7 +282,7 @@ actor Room {
 
         // Open the transport, restart ICE, or replace it when the DTLS identity changed.
         var newCredentials = false
-        let roomName = name
+        let roomName = mediaKey
         let events = mediaEvents()
         if let transport = participant.publishTransport, let previous = participant.publishRemote, previous.fingerprint == remote.fingerprint {
             if previous.ufrag != remote.ufrag {
@@ -388,7 +407,7 @@ actor Room {
         let acceptance = try RoomNegotiation.acceptSubscribeAnswer(body.sdp, offered: outstanding.slots)
         let remote = acceptance.remote
         participant.outstanding = nil
-        let roomName = name
+        let roomName = mediaKey
         let events = mediaEvents()
         let credentials = outstanding.credentials
         if let transport = participant.subscribeTransport {
@@ -516,7 +535,12 @@ actor Room {
             } else {
                 participant.subscribeTransport = nil
                 participant.subscribeLocal = nil
+                participant.subscribeRemoteUfrag = nil
                 participant.outstanding = nil
+                participant.candidatesSent = nil
+                // The subscriber still wants the room's tracks: a fresh offer (new ICE credentials)
+                // lets it connect a new subscribe transport; its answer opens that transport.
+                if participant.outbox != nil { await renegotiate(participant, force: true) }
             }
             // A participant with no signaling connection whose media also went silent is gone.
             if participant.outbox == nil, participant.publishTransport == nil, participant.subscribeTransport == nil {
