@@ -6,6 +6,7 @@ public import RelaisMedia
 public import RelaisSignaling
 public import RelaisTransport
 import RelaisWire
+import Synchronization
 
 /// What one participant does.
 public struct ClientOptions: Sendable {
@@ -42,6 +43,8 @@ public struct ClientReport: Sendable, Codable {
     public var tracks: [TrackReport]
     public var errors: [String]
     public var closedReason: String?
+    /// Times the signaling socket dropped and the participant resumed its place (same id).
+    public var resumes = 0
     /// Expert running a PTZ script: what it measured.
     public var ptz: PTZReport?
     /// Cart: the camera commands it executed.
@@ -137,6 +140,11 @@ public final class ClientSession: @unchecked Sendable {
     let eventLoop: any EventLoop
     let certificate: DTLSCertificate
     private var signaling: SignalingChannel?
+    /// The live signaling socket, replaced on a resume; the camera drivers and the PTZ runner send
+    /// through it so their messages follow the participant to its new socket.
+    private let current = CurrentChannel()
+    private var resumeToken: String?
+    private var resumeWindow: Duration = .seconds(15)
     private var publishConnection: NIOLoopBound<ClientConnection>?
     private var publishPipeline: NIOLoopBound<PublishPipeline>?
     private var publishLocal: ClientNegotiation.Local?
@@ -161,6 +169,7 @@ public final class ClientSession: @unchecked Sendable {
         let started = ContinuousClock.now
         let signaling = SignalingChannel(url: options.url, logger: logger)
         self.signaling = signaling
+        current.set(signaling)
         signaling.send(.join(Join(requestId: "join", room: options.room, token: options.token)))
         var messages = signaling.messages.makeAsyncIterator()
 
@@ -171,6 +180,8 @@ public final class ClientSession: @unchecked Sendable {
                 report.participantId = joined.participantId
                 report.role = joined.role.rawValue
                 report.joinMilliseconds = (ContinuousClock.now - started).milliseconds
+                resumeToken = joined.resumeToken
+                resumeWindow = .milliseconds(Int64(max(0, min(joined.resumeWindowSeconds, 3600)) * 1000))
                 break joinLoop
             case .error(let error):
                 throw ServerRefusal(code: error.code, message: error.message)
@@ -185,7 +196,7 @@ public final class ClientSession: @unchecked Sendable {
         if let source = options.publish { try await startPublishing(source) }
         var cameraTask: Task<Void, Never>?
         if !options.cameras.isEmpty {
-            let cameras = CartCameras(drivers: options.cameras) { [signaling] in signaling.send($0) }
+            let cameras = CartCameras(drivers: options.cameras) { [current] in current.send($0) }
             cartCameras = cameras
             let (commands, queue) = AsyncStream<CameraCommandBody>.makeStream()
             cameraQueue = queue
@@ -194,7 +205,7 @@ public final class ClientSession: @unchecked Sendable {
         }
         var ptzTask: Task<PTZReport, Never>?
         if let script = options.ptzScript {
-            let runner = PTZRunner(script: script) { [signaling] in signaling.send($0) }
+            let runner = PTZRunner(script: script) { [current] in current.send($0) }
             ptzRunner = runner
             ptzTask = Task { await runner.run() }
         }
@@ -202,8 +213,17 @@ public final class ClientSession: @unchecked Sendable {
         // Handle signaling until the deadline.
         let deadline = ContinuousClock.now + duration
         let messageTask = Task { [self] in
-            while let message = await messages.next() {
-                await self.handle(message)
+            while true {
+                while let message = await messages.next() {
+                    await self.handle(message)
+                }
+                // The socket ended without `left` (a dropped link): take the place back.
+                guard !Task.isCancelled, report.closedReason == nil else { return }
+                guard let resumed = await self.resumeSignaling() else {
+                    if report.closedReason == nil { report.closedReason = "signaling lost; resume failed" }
+                    return
+                }
+                messages = resumed
             }
         }
         // Until the deadline, or until the server said `left` (an operator ended the consultation
@@ -217,11 +237,52 @@ public final class ClientSession: @unchecked Sendable {
         cameraQueue?.finish()
         await cameraTask?.value
         if let cartCameras { report.camera = await cartCameras.snapshot() }
-        signaling.send(.leave(RequestBody(requestId: "leave")))
+        current.send(.leave(RequestBody(requestId: "leave")))
         let final = await snapshot(since: started)
         await stopMedia()
-        signaling.close()
+        current.close()
         return final
+    }
+
+    /// Reconnects and sends `resume` (Signaling/PROTOCOL.md) until the relay answers or the resume
+    /// window closes, backing off between attempts. The relay keeps the media connections and
+    /// sends a fresh subscribe offer; it took this participant out of camera control when the
+    /// socket dropped (stopping its motion), so a cart advertises its cameras again.
+    private func resumeSignaling() async -> AsyncStream<ServerMessage>.Iterator? {
+        guard let token = resumeToken else { return nil }
+        let deadline = ContinuousClock.now + resumeWindow
+        var attempt = 0
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            attempt += 1
+            let channel = SignalingChannel(url: options.url, logger: logger)
+            channel.send(.resume(Resume(requestId: "resume", resumeToken: token)))
+            var messages = channel.messages.makeAsyncIterator()
+            while let message = await messages.next() {
+                switch message {
+                case .resumed(let resumed):
+                    resumeToken = resumed.resumeToken
+                    signaling?.close()
+                    signaling = channel
+                    current.set(channel)
+                    report.resumes += 1
+                    logger.info("signaling resumed", metadata: ["attempt": "\(attempt)"])
+                    if !options.cameras.isEmpty {
+                        channel.send(.cameras(CamerasBody(requestId: "cameras", cameras: options.cameras.map(\.description))))
+                    }
+                    return messages
+                case .error(let error):
+                    report.errors.append("resume: \(error.code.rawValue): \(error.message)")
+                    channel.close()
+                    return nil
+                default:
+                    continue
+                }
+            }
+            channel.close()
+            // Backoff between attempts (the link may still be down).
+            try? await Task.sleep(for: .milliseconds(min(250 * attempt, 2000)))
+        }
+        return nil
     }
 
     private func handle(_ message: ServerMessage) async {
@@ -348,6 +409,15 @@ public enum ClientError: Error, CustomStringConvertible {
     public var description: String {
         switch self { case .signalingClosed(let why): "signaling ended: \(why)" }
     }
+}
+
+/// The participant's current signaling socket, shared with the tasks that send on it.
+final class CurrentChannel: Sendable {
+    private let channel = Mutex<SignalingChannel?>(nil)
+
+    func set(_ new: SignalingChannel) { channel.withLock { $0 = new } }
+    func send(_ message: ClientMessage) { channel.withLock { $0 }?.send(message) }
+    func close() { channel.withLock { $0 }?.close() }
 }
 
 /// Hands a loop-confined object to the loop that will own it.

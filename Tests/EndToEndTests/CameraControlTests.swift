@@ -1,4 +1,5 @@
 import Foundation
+import RelaisAdmin
 import RelaisServer
 import Testing
 #if canImport(Glibc)
@@ -21,13 +22,23 @@ import Glibc
                 var ackMillisecondsP99: Double?
                 var positionMismatches: [String]
                 var movesAcknowledged: Int
+                var lastPosition: Position?
+            }
+            struct Position: Decodable {
+                var pan: Double
+                var tilt: Double
+                var zoom: Double
             }
             struct Camera: Decodable {
                 var commandsExecuted: Int
                 var stops: Int
                 var relayStops: Int
                 var moveToStopMilliseconds: [Double]
+                var positions: [String: Position]?
             }
+            var participantId: String?
+            var resumes: Int?
+            var errors: [String]?
             var ptz: PTZ?
             var camera: Camera?
         }
@@ -140,5 +151,116 @@ import Glibc
     static func executed(_ line: Substring) -> Int? {
         guard let range = line.range(of: #""commandsExecuted":"#) else { return nil }
         return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    // MARK: Lifecycle: a dropped link, an operator ending the consultation
+
+    static func writeScript(_ json: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ptz-\(UUID().uuidString).json")
+        try Data(json.utf8).write(to: url)
+        return url
+    }
+
+    /// The final report of a `--json` client process, once it has printed it.
+    static func finalReport(_ process: ChildProcess) async throws -> Final {
+        #expect(await process.waitForOutput(#""type":"final""#, timeout: .seconds(60)), "no final report: \(process.text.suffix(1500))")
+        return try Self.final(process.text)
+    }
+
+    /// Both signaling sockets drop (through a TCP proxy that cuts every connection, as a rural link
+    /// does); each client resumes its place. The cart advertises its camera again and the expert,
+    /// resumed as the same participant, takes the floor and steers the camera, and sees each
+    /// acknowledged position.
+    @Test func cameraControlSurvivesADroppedLinkAndAResume() async throws {
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let proxy = try await TCPProxy.start(to: server.running.httpPort)
+        defer { Task { await proxy.stop() } }
+        let room = ["--url", "ws://127.0.0.1:\(proxy.port)/v1/signaling", "--room", "ptz-3", "--token-secret", Self.secret]
+        // The expert waits before taking the floor, so every step runs after the drop and resume.
+        let script = try Self.writeScript(#"""
+            [{"waitMs": 8000}, {"floorRequest": "main"},
+             {"command": {"kind": "absolute", "pan": 30, "tilt": 10, "zoom": 2}, "expectPosition": {"pan": 30, "tilt": 10, "zoom": 2}},
+             {"command": {"kind": "relative", "pan": 10}, "expectPosition": {"pan": 40, "tilt": 10, "zoom": 2}}]
+            """#)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let cart = try ChildProcess(HeadlessClientTests.clientBinary, room + [
+            "--role", "cart", "--name", "Rural cart", "--duration", "20", "--width", "320", "--height", "240", "--bitrate", "300", "--json"])
+        let expert = try ChildProcess(HeadlessClientTests.clientBinary, room + [
+            "--role", "expert", "--name", "Dr. R", "--no-publish", "--duration", "16", "--ptz-script", script.path, "--json"])
+        defer { Task { await cart.stop(); await expert.stop() } }
+
+        // Both in, the camera advertised; then the link drops.
+        let operatorToken = try await AdminAPITests.operatorToken(secret: Self.secret)
+        _ = try await AdminAPITests.eventually("cart and expert in the room") { () -> Session? in
+            let list = try await AdminAPITests.get(SessionList.self, server.httpBase + "/v1/admin/sessions", token: operatorToken)
+            return list.sessions.first { $0.room == "ptz-3" && $0.participants.count == 2 && !$0.cameras.isEmpty }
+        }
+        let advertisements = { @Sendable () async -> [CameraAuditEntry] in
+            await server.running.cameraAudit().filter { $0.room == "ptz-3" && $0.record.kind == "cameras" && $0.record.outcome == .accepted }
+        }
+        let firstAdvertisement = try #require(await advertisements().first)
+        let cut = await proxy.cutAll()
+        #expect(cut >= 4, "both sockets (client and server side) go through the proxy")
+
+        // The cart resumes as the same participant and advertises its camera again.
+        let again = try await AdminAPITests.eventually("the cart's second advertisement") { () -> CameraAuditEntry? in
+            let all = await advertisements()
+            return all.count >= 2 ? all.last : nil
+        }
+        #expect(again.record.participantId == firstAdvertisement.record.participantId)
+
+        let expertReport = try await Self.finalReport(expert)
+        let cartReport = try await Self.finalReport(cart)
+        #expect(proxy.accepted >= 4, "each client reconnected")
+        #expect(expertReport.report.resumes == 1, "expert: \(expert.text.suffix(800))")
+        #expect(cartReport.report.resumes == 1, "cart: \(cart.text.suffix(800))")
+        #expect(cartReport.report.errors ?? [] == [], "the resumed cart was refused")
+        let ptz = try #require(expertReport.report.ptz)
+        #expect(ptz.refused.isEmpty, "refused after the resume: \(ptz.refused)")
+        #expect(ptz.commandsSent == 2 && ptz.acknowledged == 2)
+        #expect(ptz.positionMismatches.isEmpty, "\(ptz.positionMismatches)")
+        #expect(ptz.lastPosition.map { abs($0.pan - 40) < 0.5 && abs($0.tilt - 10) < 0.5 } == true, "\(String(describing: ptz.lastPosition))")
+        let position = try #require(cartReport.report.camera?.positions?["main"])
+        #expect(abs(position.pan - 40) < 0.5, "the camera itself moved: \(position)")
+
+        // In the audit trail, the floor and the commands come after the drop, from the resumed expert.
+        let audit = await server.running.cameraAudit().filter { $0.room == "ptz-3" }
+        let expertID = try #require(expertReport.report.participantId)
+        let floorIndex = try #require(audit.firstIndex { $0.record.kind == "floorRequest" && $0.record.outcome == .accepted })
+        let againIndex = try #require(audit.firstIndex { $0 == again })
+        #expect(floorIndex > againIndex && audit[floorIndex].record.participantId == expertID)
+        #expect(!audit.contains { if case .refused(.notJoined) = $0.record.outcome { true } else { false } })
+    }
+
+    /// An operator ends the consultation while the expert's camera moves: the relay's stop reaches
+    /// the cart before it is told the consultation ended.
+    @Test func aMovingCameraIsStoppedWhenAnOperatorEndsTheConsultation() async throws {
+        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
+        defer { Task { await server.stop() } }
+        let room = ["--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "ptz-4", "--token-secret", Self.secret]
+        let script = try Self.writeScript(#"[{"floorRequest": "main"}, {"move": {"pan": 0.3, "tilt": 0, "zoom": 0}, "forMs": 20000, "everyMs": 100}]"#)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let cart = try ChildProcess(HeadlessClientTests.clientBinary, room + [
+            "--role", "cart", "--duration", "30", "--width", "320", "--height", "240", "--bitrate", "300", "--json"])
+        let expert = try ChildProcess(HeadlessClientTests.clientBinary, room + [
+            "--role", "expert", "--no-publish", "--duration", "30", "--ptz-script", script.path])
+        defer { Task { await cart.stop(); await expert.stop() } }
+
+        // Once the cart has executed a few moves, the operator ends the consultation.
+        _ = try await AdminAPITests.eventually("the cart executing moves", timeout: .seconds(30)) { () -> Int? in
+            let progress = cart.text.split(separator: "\n").last { $0.contains(#""type":"progress""#) }
+            return progress.flatMap(Self.executed).flatMap { $0 >= 5 ? $0 : nil }
+        }
+        let token = try await AdminAPITests.operatorToken(secret: Self.secret)
+        let (status, body) = try await AdminAPITests.call("DELETE", server.httpBase + "/v1/admin/sessions/ptz-4", token: token)
+        #expect(status == 200, "\(String(decoding: body, as: UTF8.self))")
+
+        let report = try await Self.finalReport(cart)
+        let camera = try #require(report.report.camera)
+        #expect(camera.relayStops >= 1, "the moving camera was never stopped: \(cart.text.suffix(800))")
+        #expect(camera.moveToStopMilliseconds.last.map { $0 < 400 } == true, "stopped \(camera.moveToStopMilliseconds) ms after the last move")
+        let audit = await server.running.cameraAudit().filter { $0.room == "ptz-4" }
+        #expect(audit.contains { if case .deadmanStop(.consultationEnded, _) = $0.record.outcome { true } else { false } })
     }
 }
