@@ -57,6 +57,8 @@ import Testing
             socket, token: try await SignalingLimitsTests.token(server, room: "stroke-hostile", role: .cart, name: "Mallory"), room: "stroke-hostile")
         let hostile: [(String, String)] = [
             ("empty-ssrc", try Self.offer { $0.replacingOccurrences(of: "a=rtcp-mux\r\n", with: "a=rtcp-mux\r\na=ssrc:\r\n") }),
+            // An attribute part of only a colon: the old accessor indexed an empty split and trapped.
+            ("colon-ssrc", try Self.offer { $0.replacingOccurrences(of: "a=rtcp-mux\r\n", with: "a=rtcp-mux\r\na=ssrc:3125511115 :\r\n") }),
             ("clock-rate", try Self.offer { $0.replacingOccurrences(of: "VP8/90000", with: "VP8/4294967296") }),
             ("mid-control", try Self.offer { $0.replacingOccurrences(of: "a=mid:0\r\n", with: "a=mid:0\u{7}\u{1B}[2J\r\n") }),
             ("fmtp-cr", try Self.offer {
