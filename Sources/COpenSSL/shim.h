@@ -25,6 +25,14 @@ static inline long relais_ssl_ctx_set_dtls12_only(SSL_CTX *ctx) {
     return SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
 }
 
+/* A context shared by every association issues no session tickets and keeps no session cache:
+   WebRTC never resumes (each peer connection makes a fresh handshake authenticated by its SDP
+   fingerprint), and no association's ticket may be offered to resume another's. */
+static inline void relais_ssl_ctx_no_resumption(SSL_CTX *ctx) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+}
+
 static inline void relais_ssl_no_query_mtu(SSL *ssl) { SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU); }
 
 static inline long relais_ssl_set_mtu(SSL *ssl, long mtu) {

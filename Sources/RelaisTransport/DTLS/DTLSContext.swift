@@ -35,6 +35,9 @@ public final class DTLSContext: @unchecked Sendable {
         // handshake (RFC 8827 §6.5), so chain verification accepts anything but a certificate
         // must be presented.
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { _, _ in 1 }
+        // No session tickets, no session cache: WebRTC never resumes, and one association's
+        // ticket must not be offered to resume another's.
+        relais_ssl_ctx_no_resumption(context)
         self.context = context
         self.profiles = profiles
     }
