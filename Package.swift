@@ -221,6 +221,8 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // Helpers shared by the test targets (a seeded generator for property tests and simulations).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(
             name: "NativeLibrariesTests",
             dependencies: ["CSRTP", "COpenSSL", "COpus", "CVPX"],
@@ -228,23 +230,23 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisWireTests",
-            dependencies: ["RelaisWire"],
+            dependencies: ["TestSupport", "RelaisWire"],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "RelaisTransportTests",
-            dependencies: ["RelaisTransport"],
+            dependencies: ["TestSupport", "RelaisTransport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "RelaisSFUTests",
-            dependencies: ["RelaisSFU", "RelaisWire"],
+            dependencies: ["TestSupport", "RelaisSFU", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "RelaisMediaTests",
-            dependencies: ["RelaisMedia", "RelaisWire"],
+            dependencies: ["TestSupport", "RelaisMedia", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -254,7 +256,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisCameraTests",
-            dependencies: ["RelaisCamera", "RelaisSignaling", "RelaisWire"],
+            dependencies: ["TestSupport", "RelaisCamera", "RelaisSignaling", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -274,7 +276,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisServerTests",
-            dependencies: [
+            dependencies: ["TestSupport", 
                 "RelaisServer", "RelaisNegotiation", "RelaisWire", "RelaisSignaling", "RelaisTransport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

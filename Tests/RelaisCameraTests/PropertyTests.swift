@@ -1,20 +1,8 @@
+import TestSupport
 import RelaisCamera
 import RelaisSignaling
 import RelaisWire
 import Testing
-
-/// SplitMix64: a small seeded generator, so a failing sequence replays from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Camera control properties")
 struct PropertyTests {
@@ -35,7 +23,7 @@ struct PropertyTests {
         var serverIds: [String] = []
     }
 
-    static func randomCommand(_ rng: inout SeededGenerator) -> CameraCommand {
+    static func randomCommand(_ rng: inout SplitMix64) -> CameraCommand {
         let velocities: [Double] = [0, 0.25, -0.5, 1, -1, 0.75, 1.5, .nan, .infinity]
         func v() -> Double {
             // Mostly fresh values so a forwarded move can be told apart from an earlier one.
@@ -54,7 +42,7 @@ struct PropertyTests {
     @Test("random traffic: no command from a non-controller reaches a cart, no move outlives a stop, nothing runs away",
           arguments: [CameraControl.FloorPolicy.firstExpert, .cartGrants], [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func randomTraffic(policy: CameraControl.FloorPolicy, seed: UInt64) {
-        var rng = SeededGenerator(seed: seed &* 0x1234_5678_9ABC + UInt64(policy == .cartGrants ? 1 : 0))
+        var rng = SplitMix64(seed: seed &* 0x1234_5678_9ABC + UInt64(policy == .cartGrants ? 1 : 0))
         var control = CameraControl(configuration: .init(policy: policy, maxInFlight: 64))
         var model = Model()
         var now = Instant.zero

@@ -1,20 +1,8 @@
+import TestSupport
 import RelaisWire
 import Testing
 
 @testable import RelaisMedia
-
-/// SplitMix64: a seeded generator so that shuffles and losses are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func ms(_ value: Int) -> Instant { Instant(nanoseconds: UInt64(value) * 1_000_000) }
 
@@ -81,7 +69,7 @@ struct ReceiveJitterBufferTests {
         let expectedTimestamps = (0..<30).map { UInt32(3000 * $0) }
         let expectedFrames = expectedTimestamps.map { source.frames[$0]! }
 
-        var rng = SeededGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var reordered: [RTPPacket] = []
         for chunk in stride(from: 0, to: packets.count, by: 6) {
             reordered += packets[chunk..<min(chunk + 6, packets.count)].shuffled(using: &rng)
@@ -197,7 +185,7 @@ struct ReceiveJitterBufferTests {
         var config = JitterBuffer.Configuration()
         config.capacity = 256
         var buffer = JitterBuffer(configuration: config)
-        var rng = SeededGenerator(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for i in 0..<20_000 {
             let payload = (0..<Int.random(in: 0...8, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let packet = RTPPacket(
@@ -229,7 +217,7 @@ struct ReceiveJitterBufferTests {
     /// 30 fps, 2-5 packets per frame, a keyframe every 2 s, 5% loss on every packet in both
     /// directions (media, retransmissions, NACKs, PLIs), 20 ms RTT with 0-2 ms of jitter.
     static func simulate(retransmit: Bool, seed: UInt64) throws -> (sent: Int, decoded: Int) {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var source = VideoSource(startSequence: 65_000)
         var buffer = JitterBuffer()
         var toReceiver: [(at: Int, bytes: [UInt8])] = []
@@ -240,7 +228,7 @@ struct ReceiveJitterBufferTests {
         var lost: [SequenceNumber] = []
         let frameCount = 300
         var nextFrame = 0
-        func lossy(_ rng: inout SeededGenerator) -> Bool { Double.random(in: 0..<1, using: &rng) < 0.05 }
+        func lossy(_ rng: inout SplitMix64) -> Bool { Double.random(in: 0..<1, using: &rng) < 0.05 }
 
         for t in 0..<(frameCount * 1000 / 30 + 1000) {
             let now = ms(t)

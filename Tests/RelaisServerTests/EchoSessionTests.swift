@@ -1,4 +1,5 @@
 @testable import RelaisServer
+import TestSupport
 import RelaisWire
 import Testing
 
@@ -67,7 +68,7 @@ import Testing
     /// arrives, random bytes or RTCP-shaped packets with consistent lengths, nothing is sent back.
     /// Seeded, so a failure names an input that replays.
     @Test func garbageRTCPProducesNothing() throws {
-        var rng = Seeded(state: 0xEC40)
+        var rng = SplitMix64(seed: 0xEC40)
         var output = [UInt8](repeating: 0, count: 1500)
         var produced: [String] = []
         for round in 0..<4_000 {
@@ -104,14 +105,3 @@ import Testing
     }
 }
 
-/// SplitMix64: a seeded generator, so a garbage loop replays the same inputs on every run.
-struct Seeded: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

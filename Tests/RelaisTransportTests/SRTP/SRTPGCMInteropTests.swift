@@ -1,4 +1,5 @@
 @testable import RelaisTransport
+import TestSupport
 import Testing
 
 /// The native AEAD_AES_128_GCM SRTP (`AEADGCMSession`, OpenSSL EVP) against libsrtp 2.5 as the
@@ -6,24 +7,13 @@ import Testing
 /// decision on reordered, repeated and old packets, and typed errors on damaged input.
 @Suite struct SRTPGCMInteropTests {
     /// A seeded generator so a failure replays the same way (SplitMix64).
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Our session and libsrtp's for the same master key, salt and direction.
     struct Pair {
         let ours: SRTPSession
         let oracle: SRTPSession
     }
 
-    static func pairs(_ g: inout Seeded) throws -> (outbound: Pair, inbound: Pair) {
+    static func pairs(_ g: inout SplitMix64) throws -> (outbound: Pair, inbound: Pair) {
         let key = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
         let salt = (0..<12).map { _ in UInt8.random(in: 0...255, using: &g) }
         func make(_ d: SRTPSession.Direction) throws -> Pair {
@@ -34,7 +24,7 @@ import Testing
     }
 
     /// A random RTP packet: CSRCs, no / one-byte / two-byte header extension, padding.
-    static func rtp(ssrc: UInt32, seq: UInt16, _ g: inout Seeded) -> [UInt8] {
+    static func rtp(ssrc: UInt32, seq: UInt16, _ g: inout SplitMix64) -> [UInt8] {
         let cc = Int.random(in: 0...3, using: &g) == 0 ? Int.random(in: 1...15, using: &g) : 0
         let ext = Int.random(in: 0...2, using: &g)  // 0 none, 1 one-byte (0xBEDE), 2 two-byte (0x100x)
         let padding = Bool.random(using: &g) ? Int.random(in: 1...32, using: &g) : 0
@@ -58,7 +48,7 @@ import Testing
     }
 
     /// A random RTCP compound: a header of a real type, the sender SSRC, then 0...60 words.
-    static func rtcp(ssrc: UInt32, _ g: inout Seeded) -> [UInt8] {
+    static func rtcp(ssrc: UInt32, _ g: inout SplitMix64) -> [UInt8] {
         let words = Int.random(in: 0...60, using: &g)
         var p: [UInt8] = [0x80 | UInt8.random(in: 0...31, using: &g), UInt8.random(in: 200...206, using: &g), 0, UInt8(1 + min(words, 200))]
         p += [UInt8(ssrc >> 24), UInt8(ssrc >> 16 & 0xff), UInt8(ssrc >> 8 & 0xff), UInt8(ssrc & 0xff)]
@@ -89,7 +79,7 @@ import Testing
     /// gives the same bytes on both implementations, and each unprotects the other's output.
     @Test(arguments: [1 as UInt64, 2, 3])
     func rtpProtectIsByteIdenticalAndCrossUnprotects(seed: UInt64) throws {
-        var g = Seeded(state: seed)
+        var g = SplitMix64(seed: seed)
         let (out, inb) = try Self.pairs(&g)
         let ssrcs = (0..<24).map { _ in UInt32.random(in: 0...UInt32.max, using: &g) }
         var seqs = ssrcs.map { _ in UInt16.random(in: 65_300...65_535, using: &g) }
@@ -118,7 +108,7 @@ import Testing
     /// One SSRC jumping by up to 30000 so ROC climbs several times; then a late packet of the
     /// previous ROC (RFC 3711 Appendix A's guess of ROC - 1).
     @Test func rocAcrossSeveralWrapsAndLatePacketOfPreviousROC() throws {
-        var g = Seeded(state: 77)
+        var g = SplitMix64(seed: 77)
         let (out, inb) = try Self.pairs(&g)
         var seq: UInt16 = 100
         var history: [[UInt8]] = []
@@ -149,7 +139,7 @@ import Testing
     /// packets older than the window, gets the same accept/refuse decision and plaintext from both.
     @Test(arguments: [11 as UInt64, 12])
     func replayWindowDecisionsMatchLibsrtp(seed: UInt64) throws {
-        var g = Seeded(state: seed)
+        var g = SplitMix64(seed: seed)
         let (out, inb) = try Self.pairs(&g)
         var protected: [[UInt8]] = []
         var seq = UInt16.random(in: 0...65_535, using: &g)
@@ -175,7 +165,7 @@ import Testing
     /// SRTCP compounds from several SSRCs: identical output (index per sender SSRC from 1, E=1),
     /// cross unprotect, replays refused by both.
     @Test func srtcpIsByteIdenticalCrossUnprotectsAndRefusesReplays() throws {
-        var g = Seeded(state: 5)
+        var g = SplitMix64(seed: 5)
         let (out, inb) = try Self.pairs(&g)
         let ssrcs = (0..<8).map { _ in UInt32.random(in: 0...UInt32.max, using: &g) }
         var sent: [[UInt8]] = []
@@ -213,7 +203,7 @@ import Testing
     /// Outbound re-protect of an index already sent (the relay's retransmissions) succeeds and
     /// gives the same bytes; inbound the repeat is a replay; older than the window is refused.
     @Test func retransmissionReprotectsIdenticallyAndOldIndexIsRefused() throws {
-        var g = Seeded(state: 9)
+        var g = SplitMix64(seed: 9)
         let (out, inb) = try Self.pairs(&g)
         var plains: [[UInt8]] = []
         var first: [[UInt8]] = []
@@ -240,7 +230,7 @@ import Testing
     /// Every bit flipped in a protected packet is refused with a typed error, and every truncation
     /// too; never a trap, never a plaintext.
     @Test func flippedBitsAndTruncationsAreRefused() throws {
-        var g = Seeded(state: 21)
+        var g = SplitMix64(seed: 21)
         let (out, inb) = try Self.pairs(&g)
         for n in 0..<40 {
             let plain = Self.rtp(ssrc: 1, seq: UInt16(n), &g)
@@ -278,7 +268,7 @@ import Testing
     /// inbound table stays at its capacity, evicting the least recently used; outbound refuses
     /// SSRCs beyond its capacity rather than evicting (which would reuse nonces).
     @Test func ssrcFloodDoesNotGrowState() throws {
-        var g = Seeded(state: 33)
+        var g = SplitMix64(seed: 33)
         let (out, inb) = try Self.pairs(&g)
         for i in 0..<5_000 {
             let plain = Self.rtp(ssrc: UInt32(1_000 + i), seq: UInt16(i & 0xffff), &g)

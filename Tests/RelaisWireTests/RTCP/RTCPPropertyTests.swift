@@ -1,4 +1,5 @@
 @testable import RelaisWire
+import TestSupport
 import Testing
 
 /// Random valid packets of every type: serialize, parse, compare. Seeded, so failures reproduce.

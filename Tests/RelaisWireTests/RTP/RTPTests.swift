@@ -1,4 +1,5 @@
 @testable import RelaisWire
+import TestSupport
 import Testing
 
 func parseRTP(_ bytes: [UInt8]) -> Result<RTPPacket, RTPError> {

@@ -1,4 +1,5 @@
 @testable import RelaisWire
+import TestSupport
 import Testing
 
 /// A Chrome-style offer written by hand from the JSEP shapes: media-level ICE, simulcast with rids,

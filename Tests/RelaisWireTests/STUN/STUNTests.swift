@@ -1,4 +1,5 @@
 @testable import RelaisWire
+import TestSupport
 import Testing
 
 /// RFC 5769 test vectors, byte for byte: parsing verifies integrity and fingerprint, and building
