@@ -21,9 +21,9 @@ public enum EchoNegotiation {
     /// Video codecs the relay forwards, in order of preference when the offer lists several.
     public static let videoCodecs = ["VP8", "H264", "VP9", "AV1"]
     public static let audioCodecs = ["opus"]
-    /// Feedback the echo honours (it translates NACK, PLI and FIR); congestion feedback is not
-    /// offered back because the echo does not estimate bandwidth.
-    public static let feedback: Set<String> = ["nack", "nack pli", "ccm fir"]
+    /// Feedback the echo honours (it translates NACK, PLI and FIR, as rooms do); congestion
+    /// feedback is not offered back because the echo does not estimate bandwidth.
+    public static var feedback: Set<String> { RoomNegotiation.feedback }
 
     public struct Section: Sendable {
         public var media: MediaDescription
@@ -151,14 +151,8 @@ public enum EchoNegotiation {
         for ext in extensions where ext.uri == RTPExtensionURI.mid {
             m.addAttribute("extmap", ExtensionMap(id: ext.id, uri: ext.uri).sdpValue)
         }
-        m.addAttribute("rtpmap", codec.rtpMap.sdpValue)
-        if let parameters = codec.parameters { m.addAttribute("fmtp", "\(codec.payloadType) \(parameters.parameters)") }
-        for fb in codec.feedback {
-            let key = fb.type + (fb.parameter.map { " \($0)" } ?? "")
-            if feedback.contains(key) {
-                m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: codec.payloadType, type: fb.type, parameter: fb.parameter).sdpValue)
-            }
-        }
+        // The echo honours the same feedback as rooms (NACK, PLI, FIR), so the codec lines are theirs.
+        RoomNegotiation.addCodec(&m, codec)
         let ssrc = offered.kind == "video" ? videoSSRC : audioSSRC
         m.addAttribute("msid", "relais-echo relais-echo-\(offered.kind)")
         m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: "relais-echo").sdpValue)
