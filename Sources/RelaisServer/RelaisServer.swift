@@ -48,9 +48,15 @@ public struct RelaisServerApp: Sendable {
         }
         logger.info("DTLS certificate", metadata: ["fingerprint": "\(certificate.fingerprintSHA256)"])
 
+        // The media loops get threads of their own, apart from the HTTP and WebSocket loops: a
+        // storm of connections or signaling (a hostile client, a reconnecting ward) then shares the
+        // cores with forwarding through the kernel's scheduler instead of queueing on the loop
+        // that forwards a consultation's packets (mediasoup keeps its workers apart for the same reason).
+        let mediaThreads = configuration.media.loops > 0 ? configuration.media.loops : System.coreCount
+        let mediaGroup = MultiThreadedEventLoopGroup(numberOfThreads: mediaThreads)
+        defer { mediaGroup.shutdownGracefully { _ in } }
         let media = try await MediaServer.start(
-            configuration: configuration.media, certificate: certificate,
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            configuration: configuration.media, certificate: certificate, group: mediaGroup, logger: logger)
 
         let secret: String
         if let configured = configuration.signaling.tokenSecret {
