@@ -161,9 +161,14 @@ import Testing
         let cart = try Self.client(host, room: "derm-7", role: "cart", name: "Clinic cart", ["--duration", "30"])
         let expert = try Self.client(host, room: "derm-7", role: "expert", name: "Dr. D", ["--duration", "30", "--json"])
         defer { Task { await cart.stop(); await expert.stop() } }
-        let session = try await Self.eventually("two participants") { () -> Session? in
+        // Both in, with the cart's publish and the expert's subscribe connections up (the story
+        // told below has their transportConnected events before the removal).
+        let session = try await Self.eventually("two participants with media connected") { () -> Session? in
             let list = try await Self.get(SessionList.self, server.httpBase + "/v1/admin/sessions", token: token)
-            return list.sessions.first { $0.room == "derm-7" && $0.participants.count == 2 }
+            guard let session = list.sessions.first(where: { $0.room == "derm-7" && $0.participants.count == 2 }) else { return nil }
+            let cart = session.participants.first { $0.role == "cart" }, expert = session.participants.first { $0.role == "expert" }
+            return cart?.publish?.state == "connected" && expert?.subscribe?.state == "connected"
+                && expert?.publish?.state == "connected" ? session : nil
         }
         let expertID = try #require(session.participants.first { $0.role == "expert" }?.id)
 
@@ -294,20 +299,7 @@ import Testing
         let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
         defer { Task { await server.stop() } }
         let token = try await Self.operatorToken()
-        func scrape() async throws -> [String: Double] {
-            let (status, body) = try await Self.call("GET", server.httpBase + "/metrics", token: token)
-            try #require(status == 200)
-            var values: [String: Double] = [:]
-            for line in String(decoding: body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
-                let parts = line.split(separator: " ")
-                guard parts.count == 2, let value = Double(parts[1]) else { continue }
-                // Sum over labels we don't care about (the loop), keep the others.
-                let name = String(parts[0]).replacingOccurrences(of: #"loop="\d+",?"#, with: "", options: .regularExpression)
-                    .replacingOccurrences(of: "{}", with: "")
-                values[name, default: 0] += value
-            }
-            return values
-        }
+        func scrape() async throws -> [String: Double] { try await scrapeMetrics(server.httpBase, token: token) }
         let before = try await scrape()
         #expect((before["relais_rtp_forwarded_total"] ?? 0) == 0)
         let host = "127.0.0.1:\(server.running.httpPort)"

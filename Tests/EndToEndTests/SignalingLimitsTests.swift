@@ -17,15 +17,7 @@ import Testing
     /// /metrics as name (with labels) → value.
     static func scrape(_ server: ServerHarness) async throws -> [String: Double] {
         let token = try await server.running.tokens.mintOperator(OperatorClaims(subject: "ops", displayName: "ops", expires: Date().addingTimeInterval(600)))
-        let (status, body) = try await AdminAPITests.call("GET", server.httpBase + "/metrics", token: token)
-        try #require(status == 200)
-        var values: [String: Double] = [:]
-        for line in String(decoding: body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, let value = Double(parts[1]) else { continue }
-            values[String(parts[0]), default: 0] += value
-        }
-        return values
+        return try await scrapeMetrics(server.httpBase, token: token)
     }
 
     /// Polls /metrics (a condition with a deadline, not a sleep) until `done` holds.
@@ -163,8 +155,10 @@ import Testing
         // A small receive window, and no reads: the server's socket backs up after a few KiB.
         let slow = try await RawWebSocket.connect(port: port, receiveBuffer: 4096)
         let id = String(repeating: "x", count: 60)
-        // 20 000 pings ask for ~1.8 MB of pongs, far beyond the kernel's and NIO's buffers plus the cap.
-        let sent = await slow.sendMany(#"{"type":"ping","requestId":"\#(id)"}"#, count: 20_000)
+        // 100 000 pings ask for ~9 MB of pongs: beyond the cap plus NIO's buffers plus the server
+        // socket's send buffer even at its largest (tcp_wmem's maximum is 4 MiB here), so the
+        // outbox must pass the cap however the kernel sized that buffer.
+        let sent = await slow.sendMany(#"{"type":"ping","requestId":"\#(id)"}"#, count: 100_000)
         #expect(sent > 0)
         let metrics = try await Self.metrics(server, "the slow reader closed and its slot freed") {
             ($0["relais_signaling_slow_reader_closes_total"] ?? 0) == 1 && $0["relais_signaling_connections"] == 0
