@@ -116,10 +116,17 @@ final class RawWebSocket: @unchecked Sendable {
     }
 
     /// Reads until the server's close frame or the end of the connection, skipping other frames.
+    /// A connection the server cut in the middle of a frame (its reaper closing a socket that could
+    /// not take the close frame) ends like one cut between frames.
     func untilClose() async throws -> Event {
         try await Self.blocking {
             while true {
-                let event = try self.readFrame()
+                let event: Event
+                do {
+                    event = try self.readFrame()
+                } catch Failure.closedBeforeFrame {
+                    return .ended
+                }
                 switch event {
                 case .close, .ended: return event
                 case .text, .other: continue
