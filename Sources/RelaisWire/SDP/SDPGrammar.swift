@@ -17,6 +17,26 @@ public enum SDPGrammar {
         }
     }
 
+    /// `isAllowed` for every scalar of a line, read from its UTF-8 (valid, as every Swift String's
+    /// is): C0 controls and DEL are single bytes, the C1 controls are 0xC2 0x80-0x9F and U+2028/9
+    /// are 0xE2 0x80 0xA8/0xA9, so no scalar needs decoding.
+    public static func isAllowed(utf8 bytes: some Sequence<UInt8>, tab: Bool) -> Bool {
+        var previous: UInt8 = 0
+        var beforePrevious: UInt8 = 0
+        for byte in bytes {
+            switch byte {
+            case 0x09: if !tab { return false }
+            case 0x00..<0x20, 0x7F: return false
+            case 0x80...0x9F where previous == 0xC2: return false
+            case 0xA8...0xA9 where previous == 0x80 && beforePrevious == 0xE2: return false
+            default: break
+            }
+            beforePrevious = previous
+            previous = byte
+        }
+        return true
+    }
+
     /// RFC 8866 §9 token-char: `%x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E`.
     public static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {

@@ -55,13 +55,24 @@ public struct SDPLine: Equatable, Sendable {
     /// For `a=` lines: the attribute name (before the first colon).
     public var attributeName: Substring? {
         guard type == "a" else { return nil }
-        return value.firstIndex(of: ":").map { value[..<$0] } ?? Substring(value)
+        return value.utf8.firstIndex(of: UInt8(ascii: ":")).map { value[..<$0] } ?? Substring(value)
     }
 
     /// For `a=` lines: the attribute value (after the first colon), nil for flags like `a=rtcp-mux`.
     public var attributeValue: Substring? {
-        guard type == "a", let colon = value.firstIndex(of: ":") else { return nil }
-        return value[value.index(after: colon)...]
+        guard type == "a", let colon = value.utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        return value[value.utf8.index(after: colon)...]
+    }
+
+    /// Whether this is `a=name` or `a=name:...`, comparing bytes: attribute names are ASCII tokens,
+    /// and byte equality is both stricter and much cheaper than String's canonical equivalence.
+    public func hasAttributeName(_ name: String) -> Bool {
+        guard type == "a" else { return false }
+        let bytes = value.utf8
+        let nameBytes = name.utf8
+        guard bytes.count >= nameBytes.count, bytes.starts(with: nameBytes) else { return false }
+        let after = bytes.index(bytes.startIndex, offsetBy: nameBytes.count)
+        return after == bytes.endIndex || bytes[after] == UInt8(ascii: ":")
     }
 
     public static func attribute(_ name: String, _ value: String? = nil) -> SDPLine {
@@ -78,18 +89,18 @@ extension SDPSection {
     /// Values of every `a=name:value` (or `""` for a flag `a=name`), in order.
     public func attributeValues(_ name: String) -> [Substring] {
         lines.compactMap { line in
-            guard line.attributeName == name[...] else { return nil }
+            guard line.hasAttributeName(name) else { return nil }
             return line.attributeValue ?? ""
         }
     }
 
     /// The first value of attribute `name`.
     public func attribute(_ name: String) -> Substring? {
-        attributeValues(name).first
+        lines.first { $0.hasAttributeName(name) }.map { $0.attributeValue ?? "" }
     }
 
     public func hasAttribute(_ name: String) -> Bool {
-        lines.contains { $0.attributeName == name[...] }
+        lines.contains { $0.hasAttributeName(name) }
     }
 
     public mutating func addAttribute(_ name: String, _ value: String? = nil) {
@@ -97,7 +108,7 @@ extension SDPSection {
     }
 
     public mutating func removeAttributes(_ name: String) {
-        lines.removeAll { $0.attributeName == name[...] }
+        lines.removeAll { $0.hasAttributeName(name) }
     }
 }
 
@@ -128,23 +139,24 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
         var session: [SDPLine] = []
         var media: [MediaDescription] = []
         var number = 0
-        // "\r\n" is a single Character in Swift, so split on both forms of line end.
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            var line = raw
-            if line.last == "\r" { line = line.dropLast() }
+        // Lines are cut on the UTF-8 bytes rather than on Characters (grapheme breaking made the cut
+        // the parser's most expensive step): a line ends at LF, after an optional CR. Any other CR
+        // is a control character, refused below.
+        for raw in utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            var bytes = raw
+            if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
             number += 1
-            if line.isEmpty { continue }  // trailing newline, or tolerated blank lines
+            if bytes.isEmpty { continue }  // trailing newline, or tolerated blank lines
             guard number <= Self.maxLines else { throw .tooManyLines(limit: Self.maxLines) }
-            guard line.utf8.count <= Self.maxLineBytes else { throw .lineTooLong(line: number, limit: Self.maxLineBytes) }
+            guard bytes.count <= Self.maxLineBytes else { throw .lineTooLong(line: number, limit: Self.maxLineBytes) }
             // <type>=<value>: the type is one ASCII letter, so the value starts at the third byte.
-            let bytes = line.utf8
             guard let typeByte = bytes.first, let equals = bytes.dropFirst().first, equals == UInt8(ascii: "=") else {
                 throw .missingEquals(line: number)
             }
             let type = Character(Unicode.Scalar(typeByte))
-            guard "vosiuepcbtrzkam".contains(type) else { throw .unknownLineType(line: number, type: String(type)) }
+            guard "vosiuepcbtrzkam".utf8.contains(typeByte) else { throw .unknownLineType(line: number, type: String(type)) }
             let allowsTab = SDPGrammar.textLineTypes.contains(type)
-            guard line.unicodeScalars.allSatisfy({ SDPGrammar.isAllowed($0, tab: allowsTab) }) else {
+            guard SDPGrammar.isAllowed(utf8: bytes, tab: allowsTab) else {
                 throw .controlCharacter(line: number)
             }
             let value = String(decoding: bytes.dropFirst(2), as: UTF8.self)

@@ -209,4 +209,39 @@ import Testing
         #expect(SDPGrammar.isICEString("aB3+/"))
         #expect(!SDPGrammar.isICEString("ab-c"))
     }
+
+    /// The parser checks lines on their UTF-8 bytes: it must refuse exactly the scalars that
+    /// `isAllowed` refuses, alone and between other characters, for every scalar of the BMP.
+    @Test func byteLevelLineCheckAgreesWithScalarCheck() {
+        for value in UInt32(0)...0xFFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            for tab in [false, true] {
+                let expected = SDPGrammar.isAllowed(scalar, tab: tab)
+                #expect(SDPGrammar.isAllowed(utf8: "a\(scalar)é".utf8, tab: tab) == expected, "U+\(String(value, radix: 16))")
+            }
+        }
+        #expect(SDPGrammar.isAllowed(utf8: "\u{1F600}\u{2027}\u{A8}".utf8, tab: false))
+    }
+
+    @Test func attributeNamesCompareBytes() {
+        let line = SDPLine.attribute("rtcp-fb", "96 nack")
+        #expect(line.hasAttributeName("rtcp-fb"))
+        #expect(!line.hasAttributeName("rtcp"))
+        #expect(!line.hasAttributeName("rtcp-fb:96"))
+        #expect(SDPLine.attribute("rtcp-mux").hasAttributeName("rtcp-mux"))
+        #expect(!SDPLine(type: "b", value: "rtcp-mux").hasAttributeName("rtcp-mux"))
+        // Canonically equivalent but different bytes: not the same attribute name.
+        #expect(!SDPLine.attribute("e\u{301}x").hasAttributeName("\u{E9}x"))
+    }
+
+    @Test func loneCarriageReturnIsRefusedAndCRLFIsOneLineEnd() throws {
+        let ok = try SessionDescription(parsing: "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
+        #expect(ok.lines.count == 4)
+        #expect(throws: SDPError.controlCharacter(line: 3)) {
+            try SessionDescription(parsing: "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=a\rb\r\nt=0 0\r\n")
+        }
+        #expect(throws: SDPError.controlCharacter(line: 2)) {
+            try SessionDescription(parsing: "v=0\no=- 1 1 IN IP4 0.0.0.0\r\r\n")
+        }
+    }
 }
