@@ -37,12 +37,14 @@ run:
 	bash .ci/run --install-only
 	$(SWIFT) run -c release relais-server
 
-## Every fuzz target (libFuzzer + AddressSanitizer, Fuzz/): FUZZ_SECONDS each (default 60). Prints
-## and writes Fuzz/results.md (executions, crashes, peak RSS, corpus); crash inputs in Fuzz/artifacts/;
-## exits non-zero on any crash.
+## A fuzzing campaign (Fuzz/): every target for FUZZ_SECONDS (default 60), pure-Swift targets in a
+## libFuzzer-only build, the others with AddressSanitizer; FUZZ_UNTIL=N stops a target once its
+## recorded total reaches N; FUZZ_JOBS targets at once. Records the runs in Fuzz/campaign.json,
+## writes Fuzz/results.md; crash inputs in Fuzz/artifacts/; exits non-zero on any crash.
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 fuzz:
-	python3 Fuzz/run.py --seconds $(FUZZ_SECONDS)
+	python3 Fuzz/run.py --campaign --seconds $(FUZZ_SECONDS) --parallel $(FUZZ_JOBS) $(if $(FUZZ_UNTIL),--until $(FUZZ_UNTIL))
 
 ## CI's short run: 25 s per target, so a new trap on network input fails the build.
 fuzz-ci:

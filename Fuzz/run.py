@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Builds the Relais fuzz targets (libFuzzer + AddressSanitizer) and runs each for a while.
+"""Builds the Relais fuzz targets (libFuzzer, with AddressSanitizer where it matters) and runs each.
 
-    python3 Fuzz/run.py [--seconds N] [--targets rtp,sdp] [--jobs-nice]   (make fuzz, make fuzz-ci)
+    python3 Fuzz/run.py [--seconds N] [--targets rtp,sdp] [--nice] [--parallel N]   (make fuzz-ci)
+    python3 Fuzz/run.py --campaign [--until 10000000] [--seconds N] [--parallel 2]  (make fuzz)
     python3 Fuzz/run.py --merge         minimise the grown corpora back into Fuzz/Corpus/<target>
     python3 Fuzz/run.py --seed          rebuild Fuzz/Corpus from generated packets and the repository's
                                         own fixtures (SDP captures, signaling transcripts, test vectors)
@@ -10,6 +11,14 @@ Every target runs from Fuzz/Corpus/<target> (committed, small) plus .build-fuzz/
 (what the fuzzer found, not committed). A summary table (target, executions, exec/s, crashes,
 peak RSS, corpus size) goes to stdout and Fuzz/results.md; crash inputs go to Fuzz/artifacts/.
 The exit status is 1 when any target crashed (or failed to start), so CI fails on a new trap.
+
+Two builds: every target in the AddressSanitizer build (.build-fuzz, what CI runs), and, for a
+campaign, the pure-Swift targets (`safe` in `relais-fuzz --list`: String and JSON parsing,
+negotiation, camera rules) in a libFuzzer-only build (.build-fuzz-safe) that runs them twice as
+fast; ASan adds nothing where no unsafe pointer or C library is reached, a Swift trap is the finding.
+`--campaign` uses both and records every run in Fuzz/campaign.json (committed), the ledger of
+executions per target behind the README's table; with --until N a target stops once its total
+reaches N (the time per target is then at most --seconds).
 """
 import argparse
 import base64
@@ -19,13 +28,18 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = ROOT / "Fuzz"
 SCRATCH = ROOT / ".build-fuzz"
+SAFE_SCRATCH = ROOT / ".build-fuzz-safe"
 BINARY = SCRATCH / "release" / "relais-fuzz"
+SAFE_BINARY = SAFE_SCRATCH / "release" / "relais-fuzz"
+LEDGER = FUZZ / "campaign.json"
 CORPUS = FUZZ / "Corpus"
 WORK_CORPUS = SCRATCH / "corpus"
 ARTIFACTS = FUZZ / "artifacts"
@@ -47,23 +61,27 @@ def find_lld():
     sys.exit("ld.lld not found next to swift: the fuzz build needs the toolchain's lld")
 
 
-def build():
+def build(safe=False):
+    """The AddressSanitizer build; with safe=True also the libFuzzer-only one for pure-Swift targets."""
     SCRATCH.mkdir(exist_ok=True)
     toolset = SCRATCH / "toolset.json"
     toolset.write_text(json.dumps({"schemaVersion": "1.0", "linker": {"path": str(find_lld())}}))
-    command = [
-        "swift", "build", "-c", "release",
-        "--package-path", str(FUZZ), "--scratch-path", str(SCRATCH), "--toolset", str(toolset),
-        "-Xswiftc", "-sanitize=fuzzer,address",
-    ]
-    print("+", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    variants = [(SCRATCH, "fuzzer,address")] + ([(SAFE_SCRATCH, "fuzzer")] if safe else [])
+    for scratch, sanitizers in variants:
+        command = [
+            "swift", "build", "-c", "release",
+            "--package-path", str(FUZZ), "--scratch-path", str(scratch), "--toolset", str(toolset),
+            "-Xswiftc", f"-sanitize={sanitizers}",
+        ]
+        print("+", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
 
 
 def targets():
-    """(name, max_len) of every target, as the binary lists them."""
+    """(name, max_len, needs_asan) of every target, as the binary lists them."""
     out = subprocess.run([str(BINARY), "--list"], check=True, capture_output=True, text=True).stdout
-    return [(name, int(length)) for name, length in (line.split() for line in out.splitlines() if line.strip())]
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    return [(row[0], int(row[1]), row[2] == "asan") for row in rows]
 
 
 def stat(text, name):
@@ -82,15 +100,16 @@ def corpus_size(directories):
     return len(seen), sum(seen.values())
 
 
-def run_target(name, max_len, seconds, nice):
+def run_target(name, max_len, seconds, nice, binary=BINARY, runs=None):
     work = WORK_CORPUS / name
     seeds = CORPUS / name
     work.mkdir(parents=True, exist_ok=True)
     seeds.mkdir(parents=True, exist_ok=True)
     ARTIFACTS.mkdir(exist_ok=True)
-    command = ([ "nice", "-n", "19"] if nice else []) + [
-        str(BINARY),
+    command = (["nice", "-n", "19"] if nice else []) + [
+        str(binary),
         f"-max_total_time={seconds}",
+        *([f"-runs={runs}"] if runs else []),
         f"-rss_limit_mb={RSS_LIMIT_MB}",
         f"-max_len={max_len}",
         "-print_final_stats=1",
@@ -119,6 +138,7 @@ def run_target(name, max_len, seconds, nice):
         "corpus_files": files,
         "corpus_kb": round(size / 1024),
         "seconds": int(elapsed),
+        "build": "asan" if binary == BINARY else "fuzzer",
     }
     if crashed:
         artifact = re.findall(r"Test unit written to (\S+)", text)
@@ -130,22 +150,54 @@ def run_target(name, max_len, seconds, nice):
 
 
 def table(rows, seconds):
-    header = "| target | executions | exec/s | crashes | peak RSS (MB) | corpus (files / KB) |"
-    lines = [header, "|---|---:|---:|---:|---:|---:|"]
+    header = "| target | build | executions | exec/s | crashes | peak RSS (MB) | corpus (files / KB) |"
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
-            f"| {r['target']} | {r['executions']:,} | {r['exec_per_s']:,} | {r['crashes']} | "
+            f"| {r['target']} | {r['build']} | {r['executions']:,} | {r['exec_per_s']:,} | {r['crashes']} | "
             f"{r['peak_rss_mb']} | {r['corpus_files']} / {r['corpus_kb']} |")
     crashed = [r for r in rows if r["crashes"]]
     lines.append("")
-    lines.append(f"{len(rows)} targets, {seconds} s each, libFuzzer + AddressSanitizer; "
+    lines.append(f"{len(rows)} targets, at most {seconds} s each (build: asan = libFuzzer + AddressSanitizer, "
+                 f"fuzzer = libFuzzer only); "
                  f"{'CRASHED: ' + ', '.join(r['target'] + ' -> ' + r['artifact'] for r in crashed) if crashed else 'no crash'}.")
+    return "\n".join(lines)
+
+
+def load_ledger():
+    return json.loads(LEDGER.read_text()) if LEDGER.exists() else {}
+
+
+def record(rows):
+    """Adds runs to Fuzz/campaign.json: per target, the total executions and time, crashes, peak
+    RSS, the corpus after the last run, and one entry per run."""
+    ledger = load_ledger()
+    today = time.strftime("%Y-%m-%d")
+    for r in rows:
+        entry = ledger.setdefault(r["target"], {"executions": 0, "seconds": 0, "crashes": 0, "peak_rss_mb": 0, "runs": []})
+        entry["executions"] += r["executions"]
+        entry["seconds"] += r["seconds"]
+        entry["crashes"] += r["crashes"]
+        entry["peak_rss_mb"] = max(entry["peak_rss_mb"], r["peak_rss_mb"])
+        entry["corpus_files"], entry["corpus_kb"] = r["corpus_files"], r["corpus_kb"]
+        entry["runs"].append({"date": today, "build": r["build"], "executions": r["executions"], "seconds": r["seconds"],
+                              "crashes": r["crashes"]})
+    LEDGER.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n")
+    return ledger
+
+
+def ledger_table(ledger):
+    lines = ["| target | executions (total) | run time | crashes | peak RSS (MB) | corpus (files / KB) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, e in ledger.items():
+        lines.append(f"| {name} | {e['executions']:,} | {e['seconds'] // 60} min | {e['crashes']} | {e['peak_rss_mb']} | "
+                     f"{e.get('corpus_files', 0)} / {e.get('corpus_kb', 0)} |")
     return "\n".join(lines)
 
 
 def merge(names):
     """Minimises committed seeds plus everything found into Fuzz/Corpus/<target> (-merge=1)."""
-    for name, max_len in names:
+    for name, max_len, _ in names:
         seeds, work = CORPUS / name, WORK_CORPUS / name
         merged = SCRATCH / "merged" / name
         shutil.rmtree(merged, ignore_errors=True)
@@ -242,20 +294,24 @@ def main():
                         help="run time per target (default: $FUZZ_SECONDS or 60)")
     parser.add_argument("--targets", help="comma-separated subset (default: all)")
     parser.add_argument("--nice", action="store_true", help="run the fuzzers under nice -n 19")
+    parser.add_argument("--parallel", type=int, default=1, help="targets fuzzed at once (default 1)")
+    parser.add_argument("--campaign", action="store_true",
+                        help="pure-Swift targets in the libFuzzer-only build, runs recorded in Fuzz/campaign.json")
+    parser.add_argument("--until", type=int, help="with --campaign: stop a target once its recorded total reaches this")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--merge", action="store_true", help="minimise found inputs into Fuzz/Corpus")
     parser.add_argument("--seed", action="store_true", help="rebuild Fuzz/Corpus from the repository")
     args = parser.parse_args()
 
     if not args.no_build:
-        build()
+        build(safe=args.campaign)
     names = targets()
     if args.targets:
         wanted = args.targets.split(",")
-        unknown = set(wanted) - {n for n, _ in names}
+        unknown = set(wanted) - {n for n, _, _ in names}
         if unknown:
             sys.exit(f"unknown targets: {', '.join(sorted(unknown))}")
-        names = [(n, m) for n, m in names if n in wanted]
+        names = [t for t in names if t[0] in wanted]
     if args.seed:
         seed()
         return 0
@@ -263,17 +319,47 @@ def main():
         merge(names)
         return 0
 
-    rows = []
-    for name, max_len in names:
-        print(f"== {name}: {args.seconds} s", flush=True)
-        row = run_target(name, max_len, args.seconds, args.nice)
-        print(f"   {row['executions']:,} executions, {row['exec_per_s']:,}/s, peak RSS {row['peak_rss_mb']} MB, "
+    ledger = load_ledger() if args.campaign else {}
+    plan = []
+    for name, max_len, needs_asan in names:
+        runs = None
+        if args.campaign and args.until:
+            done = ledger.get(name, {}).get("executions", 0)
+            if done >= args.until:
+                print(f"== {name}: {done:,} executions recorded, nothing to do", flush=True)
+                continue
+            runs = args.until - done
+        binary = SAFE_BINARY if args.campaign and not needs_asan else BINARY
+        plan.append((name, max_len, binary, runs))
+    if args.campaign and args.until:
+        # Longest expected run first (from the target's last recorded rate), so parallel workers
+        # finish together.
+        def expected_seconds(step):
+            last = (ledger.get(step[0], {}).get("runs") or [{"executions": 1, "seconds": 1}])[-1]
+            return step[3] / max(1, last["executions"] / max(1, last["seconds"]))
+        plan.sort(key=expected_seconds, reverse=True)
+    lock = threading.Lock()
+
+    def one(step):
+        name, max_len, binary, runs = step
+        print(f"== {name}: at most {args.seconds} s{f', {runs:,} executions' if runs else ''}", flush=True)
+        row = run_target(name, max_len, args.seconds, args.nice, binary, runs)
+        print(f"   {name}: {row['executions']:,} executions, {row['exec_per_s']:,}/s, peak RSS {row['peak_rss_mb']} MB, "
               f"corpus {row['corpus_files']} files", flush=True)
-        rows.append(row)
+        if args.campaign:
+            with lock:  # recorded as each target ends, so a campaign cut short keeps what ran
+                record([row])
+        return row
+
+    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        rows = list(pool.map(one, plan))
     summary = table(rows, args.seconds)
     print()
     print(summary)
     RESULTS.write_text("# Fuzzing results (python3 Fuzz/run.py)\n\n" + summary + "\n")
+    if args.campaign:
+        print()
+        print(ledger_table(load_ledger()))
     return 1 if any(r["crashes"] for r in rows) else 0
 
 

@@ -1,7 +1,8 @@
 // relais-fuzz: every Relais fuzz target in one libFuzzer binary.
 //
 //   RELAIS_FUZZ_TARGET=rtp relais-fuzz [libFuzzer flags] Corpus/rtp
-//   relais-fuzz --list            the targets, one a line: name and longest input (-max_len)
+//   relais-fuzz --list            the targets, one a line: name, longest input (-max_len), and
+//                                 `asan` or `safe` (whether the target needs AddressSanitizer)
 //   relais-fuzz --seeds DIR       writes generated seed inputs to DIR/<target>/ (see Seeds.swift)
 //
 // A target is a function from one input to nothing: it must return for every input. A Swift trap
@@ -11,7 +12,9 @@ import Foundation
 
 let arguments = CommandLine.arguments
 if arguments.count >= 2, arguments[1] == "--list" {
-    for target in FuzzTargets.all { print(target.name, target.maxLength) }
+    for target in FuzzTargets.all {
+        print(target.name, target.maxLength, target.needsAddressSanitizer ? "asan" : "safe")
+    }
     exit(0)
 }
 if arguments.count >= 3, arguments[1] == "--seeds" {
