@@ -5,7 +5,10 @@
 //   C*            system libraries from Debian, found with pkg-config (never vendored)
 //   RelaisWire       wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
 //   RelaisTransport  sans-IO cores: ICE (lite server, controlling client), DTLS, SRTP
-//   RelaisSFU        sans-IO forwarding core: tracks, per-subscriber rewriting, NACK/RTX, RTCP reports
+//   RelaisReceive    sans-IO receive-side RTP state, relay and client alike: receive statistics
+//                    (RFC 3550 probation, loss, jitter), RR blocks, NACK generation; later TWCC feedback
+//   RelaisSFU        sans-IO forwarding core: per-subscriber rewriting, SR translation, retransmission
+//                    cache and NACK answers, keyframe requests
 //   RelaisMedia      media for the headless client: libvpx/libopus codecs, RTP payload formats,
 //                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
 //   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
@@ -31,6 +34,7 @@ let package = Package(
     products: [
         .library(name: "RelaisWire", targets: ["RelaisWire"]),
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
+        .library(name: "RelaisReceive", targets: ["RelaisReceive"]),
         .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
         .library(name: "RelaisNegotiation", targets: ["RelaisNegotiation"]),
@@ -94,6 +98,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Receive side: statistics, RR blocks, NACK generation (sans-IO; relay and client)
+        .target(
+            name: "RelaisReceive",
+            dependencies: ["RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: Forwarding core: sans-IO, driven by packets and time
         .target(
             name: "RelaisSFU",
@@ -104,7 +115,7 @@ let package = Package(
         // MARK: Client media: codecs (libvpx, libopus), payload formats, jitter buffer, test pattern
         .target(
             name: "RelaisMedia",
-            dependencies: ["RelaisWire", "CVPX", "COpus"],
+            dependencies: ["RelaisWire", "RelaisReceive", "CVPX", "COpus"],
             swiftSettings: strictSwift
         ),
 
@@ -152,7 +163,7 @@ let package = Package(
         .target(
             name: "RelaisServer",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisSignaling", "RelaisAuth", "RelaisNIO", "RelaisCamera",
+                "RelaisWire", "RelaisTransport", "RelaisReceive", "RelaisSFU", "RelaisSignaling", "RelaisAuth", "RelaisNIO", "RelaisCamera",
                 "RelaisAdmin", "RelaisHistory", "RelaisNegotiation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -173,7 +184,7 @@ let package = Package(
         .target(
             name: "RelaisClient",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisMedia", "RelaisSignaling", "RelaisNIO",
+                "RelaisWire", "RelaisTransport", "RelaisReceive", "RelaisMedia", "RelaisSignaling", "RelaisNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -240,13 +251,18 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "RelaisReceiveTests",
+            dependencies: ["RelaisReceive", "RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "RelaisSFUTests",
-            dependencies: ["TestSupport", "RelaisSFU", "RelaisWire"],
+            dependencies: ["TestSupport", "RelaisSFU", "RelaisReceive", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "RelaisMediaTests",
-            dependencies: ["TestSupport", "RelaisMedia", "RelaisWire"],
+            dependencies: ["TestSupport", "RelaisMedia", "RelaisReceive", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -309,7 +325,7 @@ let package = Package(
         .executableTarget(
             name: "RelaisBenchmarks",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisSFU", "RelaisCamera", "RelaisSignaling", "RelaisServer",
+                "RelaisWire", "RelaisTransport", "RelaisReceive", "RelaisSFU", "RelaisCamera", "RelaisSignaling", "RelaisServer",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

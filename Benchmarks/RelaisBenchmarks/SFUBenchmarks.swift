@@ -1,4 +1,5 @@
 import Benchmark
+import RelaisReceive
 import RelaisSFU
 import RelaisWire
 

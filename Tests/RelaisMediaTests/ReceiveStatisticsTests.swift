@@ -1,4 +1,5 @@
 import Foundation
+import RelaisReceive
 import RelaisWire
 import Testing
 
@@ -63,6 +64,29 @@ struct ReceiveStatisticsTests {
         #expect(stats.packetsLost == 5)
     }
 
+    /// RFC 3550 §A.1 probation, which the client's statistics lacked before they shared the relay's:
+    /// a sender restart (a jump beyond MAX_DROPOUT, confirmed by the next packet) used to read as
+    /// thousands of lost packets; now the statistics re-base on it and one stray packet is ignored.
+    @Test func aSenderRestartIsNotReadAsLoss() {
+        var stats = StreamStatistics(ssrc: SSRC(1), clockRate: 90_000, start: .zero)
+        for i in 0..<10 {
+            stats.recordPacket(sequence: SequenceNumber(UInt16(i)), rtpTimestamp: 0, bytes: 100, arrival: ms(i))
+        }
+        // One stray packet far ahead: unconfirmed, ignored.
+        stats.recordPacket(sequence: SequenceNumber(30_000), rtpTimestamp: 0, bytes: 100, arrival: ms(10))
+        stats.recordPacket(sequence: SequenceNumber(10), rtpTimestamp: 0, bytes: 100, arrival: ms(11))
+        #expect(stats.packetsLost == 0 && stats.packetsReceived == 11 && stats.packetsDuplicate == 1)
+        // The sender restarts at 20 000: two consecutive packets confirm it.
+        for (n, seq) in [20_000, 20_001, 20_002].enumerated() {
+            stats.recordPacket(sequence: SequenceNumber(UInt16(seq)), rtpTimestamp: 0, bytes: 100, arrival: ms(20 + n))
+        }
+        let s = stats.snapshot(now: ms(30))
+        #expect(s.packetsLost == 0, "the jump of ~20 000 is not loss")
+        #expect(s.lossFraction == 0)
+        #expect(stats.reception.restarts == 1)
+        #expect(s.packetsDuplicate == 2, "the stray packet and the first of the restart, before it was confirmed")
+    }
+
     @Test func jitterMatchesAHandComputedExample() {
         // 90 kHz, frames 3000 ticks apart; arrivals at 0, 40, 70, 100 ms = 0, 3600, 6300, 9000 ticks.
         // Transit: 0, 600, 300, 0.  |D|: 600, 300, 300.
@@ -119,8 +143,7 @@ struct ReceiveStatisticsTests {
         for i in 100..<110 {
             stats.recordPacket(sequence: SequenceNumber(UInt16(i)), rtpTimestamp: UInt32(i * 3000), bytes: 10, arrival: ms(i * 33))
         }
-        var streams = [stats]
-        let rr = ReceiverReportBuilder.receiverReport(reporter: SSRC(5), streams: &streams, now: ms(4000))
+        let rr = ReceiverReportBuilder.receiverReport(reporter: SSRC(5), blocks: [stats.makeReportBlock(now: ms(4000))])
         #expect(rr.ssrc == SSRC(5) && rr.reportBlocks.count == 1)
         #expect(rr.reportBlocks[0].fractionLost == 0 && rr.reportBlocks[0].cumulativeLost == 25)
         #expect(rr.reportBlocks[0].lastSenderReport == 0x2345_6789)

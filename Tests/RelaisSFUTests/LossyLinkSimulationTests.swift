@@ -1,4 +1,5 @@
 import TestSupport
+import RelaisReceive
 import RelaisWire
 import Testing
 

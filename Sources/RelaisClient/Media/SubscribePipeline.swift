@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 public import RelaisMedia
+import RelaisReceive
 public import RelaisWire
 
 /// What a receiver measured on one track, for the report.
@@ -226,7 +227,8 @@ public final class SubscribePipeline: ClientConnectionDelegate {
             for track in video.values { blocks.append(track.statistics.makeReportBlock(now: now)) }
             for track in audio.values { blocks.append(track.statistics.makeReportBlock(now: now)) }
             var writer = ByteWriter(connection.transmit)
-            guard (try? ReceiverReport(ssrc: SSRC(relaySSRC), reportBlocks: Array(blocks.prefix(31))).serialize(into: &writer)) != nil else { return }
+            let report = ReceiverReportBuilder.receiverReport(reporter: SSRC(relaySSRC), blocks: blocks)
+            guard (try? report.serialize(into: &writer)) != nil else { return }
             connection.sendRTCP(length: writer.position)
         }
     }

@@ -1,3 +1,4 @@
+public import RelaisReceive
 public import RelaisWire
 
 /// How the buffer learns where frames start and which are keyframes.
@@ -64,7 +65,7 @@ public enum JitterBufferInsertResult: Sendable, Equatable {
 /// Decoding always starts at a keyframe; complete non-key frames before the first one are skipped
 /// and set `needsKeyframe` too.
 ///
-/// NACK. Gaps feed a `NackTracker` (first NACK after a short reorder wait, retries every
+/// NACK. Gaps feed a `NackGenerator` (first NACK after a short reorder wait, retries every
 /// max(RTT, 20 ms)); packets below the decode position stop being requested.
 ///
 /// Bounds. Packets live in a ring of `capacity` slots indexed by extended sequence number, so the
@@ -84,7 +85,7 @@ public struct JitterBuffer: Sendable {
         /// Packets held at most (the width of the sequence window).
         public var capacity: Int = 1024
         public var lossPolicy: LossPolicy = .waitForKeyframe
-        public var nack = NackTracker.Configuration()
+        public var nack = NackGenerator.Configuration()
 
         public init() {}
     }
@@ -100,7 +101,7 @@ public struct JitterBuffer: Sendable {
     public let configuration: Configuration
     private var slots: [Stored?]
     public private(set) var count = 0
-    public private(set) var nack: NackTracker
+    public private(set) var nack: NackGenerator
 
     /// Highest extended sequence number accepted, nil before the first packet.
     private var highest: Int64?
@@ -132,7 +133,7 @@ public struct JitterBuffer: Sendable {
         precondition(configuration.capacity > 0, "jitter buffer needs capacity")
         self.configuration = configuration
         self.slots = Array(repeating: nil, count: configuration.capacity)
-        self.nack = NackTracker(configuration: configuration.nack)
+        self.nack = NackGenerator(configuration: configuration.nack)
     }
 
     // MARK: - Input
@@ -143,7 +144,7 @@ public struct JitterBuffer: Sendable {
         guard let kind = configuration.format.classify(packet.payload) else {
             packetsMalformed += 1
             // Still counts as received: NACKing it again would bring back the same bytes.
-            if let extended = extend(packet.sequenceNumber, probe: false) { nack.received(extended, now: arrival) }
+            if let extended = extend(packet.sequenceNumber, probe: false) { nack.received(extended: extended, now: arrival) }
             return .malformed
         }
         return insert(packet, isFrameStart: kind.start, isKeyframe: kind.keyframe, arrival: arrival)
@@ -174,7 +175,7 @@ public struct JitterBuffer: Sendable {
             return .probation
         }
         if result != .restarted { probationNext = nil }
-        nack.received(extended, now: arrival)
+        nack.received(extended: extended, now: arrival)
         guard extended >= low else {
             packetsLate += 1
             return .late
@@ -235,7 +236,7 @@ public struct JitterBuffer: Sendable {
         return nil
     }
 
-    /// Sequence numbers to NACK now (see `NackTracker`), into `lost`.
+    /// Sequence numbers to NACK now (see `NackGenerator`), into `lost`.
     public mutating func nacks(now: Instant, rtt: Duration, into lost: inout [SequenceNumber]) {
         nack.due(now: now, rtt: rtt, into: &lost)
     }

@@ -1,3 +1,4 @@
+public import RelaisReceive
 public import RelaisWire
 
 /// What one received track looked like, for the client's JSON output.
@@ -10,8 +11,11 @@ public struct StreamStatisticsSnapshot: Sendable, Codable, Equatable {
     /// Highest extended sequence number minus the first, plus one.
     public var packetsExpected: Int64
     /// Expected minus received (duplicates are not counted as received, so this is never
-    /// understated by a retransmission that crossed its original).
+    /// understated by a retransmission that crossed its original), plus the loss before a sender
+    /// restart.
     public var packetsLost: Int64
+    /// Packets not counted as received: duplicates, too far behind to tell, or an unconfirmed
+    /// sequence jump (RFC 3550 §A.1 probation).
     public var packetsDuplicate: Int64
     public var extendedHighestSequenceNumber: UInt32
     /// packetsLost / packetsExpected since the start.
@@ -45,10 +49,10 @@ public struct StreamStatisticsSnapshot: Sendable, Codable, Equatable {
 /// time to first frame. Sans-IO: the caller reports packets, decoded frames and latency samples
 /// with instants it read from its clock, and asks for a `snapshot(now:)`.
 ///
-/// Loss follows RFC 3550 §A.1/§A.3 (extended highest sequence number, expected = highest − first
-/// + 1) with duplicates recognised over a 1024-packet window and not counted. Jitter is §A.8,
-/// updated only by packets that advance the sequence (a retransmission's arrival says nothing about
-/// network jitter). No §A.1 probation: a sender restart reads as a jump (loss) — fine for one call.
+/// Sequence, loss, jitter and the RR report block are RelaisReceive's `ReceiveStatistics`, the
+/// relay's own (RFC 3550 §A.1 validation with probation, §A.3 loss, §A.8 jitter, LSR/DLSR): a
+/// sender restart is re-based on, not read as thousands of lost packets. What is the client's is
+/// here: bytes and bitrate, frames, freezes, latency.
 ///
 /// Freezes: an inter-frame gap longer than three frame intervals, where the interval is
 /// `expectedFrameInterval` if configured, otherwise the mean of the last 30 non-freeze intervals
@@ -70,27 +74,11 @@ public struct StreamStatistics: Sendable {
     public let start: Instant
     public let configuration: Configuration
 
-    // Sequence (§A.1, §A.3).
-    private var unwrapper = SequenceNumberUnwrapper()
-    private var started = false
-    var baseExtended: Int64 = 0
-    var maxExtended: Int64 = 0
-    private var seen = [UInt64](repeating: 0, count: 16)
-    public private(set) var packetsReceived: Int64 = 0
+    /// Sequence validation, loss, jitter, LSR/DLSR: the relay's receive statistics.
+    public private(set) var reception: ReceiveStatistics
+    /// Packets `reception` did not count as received (see the snapshot's `packetsDuplicate`).
     public private(set) var packetsDuplicate: Int64 = 0
     public private(set) var bytesReceived: Int64 = 0
-    /// For the fraction lost of consecutive report blocks (§A.3).
-    var expectedPrior: Int64 = 0
-    var receivedPrior: Int64 = 0
-
-    // Jitter (§A.8).
-    private var lastTransit: UInt32?
-    /// The running estimate J, in RTP timestamp units.
-    public private(set) var jitter: Double = 0
-
-    // Last SR, for LSR/DLSR.
-    var lastSenderReportMiddle: UInt32 = 0
-    var lastSenderReportArrival: Instant?
 
     // Windows.
     private var packetWindow = TimeWindow()
@@ -115,49 +103,27 @@ public struct StreamStatistics: Sendable {
         self.clockRate = clockRate
         self.start = start
         self.configuration = configuration
+        self.reception = ReceiveStatistics(ssrc: ssrc, clockRate: clockRate)
     }
 
-    public var packetsExpected: Int64 { started ? maxExtended - baseExtended + 1 : 0 }
-    public var packetsLost: Int64 { packetsExpected - packetsReceived }
-    public var extendedHighestSequenceNumber: UInt32 { UInt32(truncatingIfNeeded: maxExtended) }
+    public var packetsReceived: Int64 { reception.packetsReceived }
+    public var packetsExpected: Int64 { reception.packetsExpected }
+    public var packetsLost: Int64 { reception.cumulativeLost }
+    public var extendedHighestSequenceNumber: UInt32 { reception.extendedHighestSequence }
+    /// The running interarrival jitter estimate J (RFC 3550 §6.4.1), in RTP timestamp units.
+    public var jitter: Double { reception.jitterEstimate }
 
     // MARK: - Input
 
     /// One received RTP packet; `bytes` counts toward the bitrate (pass the datagram size, or the
     /// payload size, consistently).
     public mutating func recordPacket(sequence: SequenceNumber, rtpTimestamp: UInt32, bytes: Int, arrival: Instant) {
-        let extended = unwrapper.unwrap(sequence)
         bytesReceived += Int64(bytes)
         packetWindow.append(arrival, Int64(bytes))
-        guard started else {
-            started = true
-            baseExtended = extended
-            maxExtended = extended
-            markSeen(extended)
-            packetsReceived = 1
-            updateJitter(rtpTimestamp: rtpTimestamp, arrival: arrival)
-            return
+        switch reception.record(sequence: sequence, rtpTimestamp: rtpTimestamp, arrival: arrival) {
+        case .duplicate, .tooOld, .probation: packetsDuplicate += 1
+        case .inOrder, .late, .restarted: break
         }
-        if extended > maxExtended {
-            let steps = extended - maxExtended
-            if steps >= 1024 {
-                for i in seen.indices { seen[i] = 0 }
-            } else {
-                for e in (maxExtended + 1)...extended { clearSeen(e) }
-            }
-            maxExtended = extended
-            markSeen(extended)
-            packetsReceived += 1
-            updateJitter(rtpTimestamp: rtpTimestamp, arrival: arrival)
-            return
-        }
-        // Late: count it once if it is within the window and after the first packet.
-        guard extended >= baseExtended, maxExtended - extended < 1024, !isSeen(extended) else {
-            packetsDuplicate += 1
-            return
-        }
-        markSeen(extended)
-        packetsReceived += 1
     }
 
     /// One decoded (or rendered) frame at `time`.
@@ -204,8 +170,13 @@ public struct StreamStatistics: Sendable {
 
     /// A sender report from this source arrived (for LSR/DLSR in our receiver reports).
     public mutating func recordSenderReport(ntpTimestamp: UInt64, arrival: Instant) {
-        lastSenderReportMiddle = UInt32(truncatingIfNeeded: ntpTimestamp >> 16)
-        lastSenderReportArrival = arrival
+        reception.recordSenderReport(ntp: ntpTimestamp, arrival: arrival)
+    }
+
+    /// The report block (RFC 3550 §6.4.1) for this stream in our next RR, and the start of the next
+    /// fraction-lost interval (see `ReceiveStatistics.makeReportBlock(now:)`).
+    public mutating func makeReportBlock(now: Instant) -> ReportBlock {
+        reception.makeReportBlock(now: now)
     }
 
     // MARK: - Output
@@ -232,7 +203,7 @@ public struct StreamStatistics: Sendable {
             ssrc: ssrc.rawValue, clockRate: clockRate,
             packetsReceived: packetsReceived, packetsExpected: expected, packetsLost: packetsLost,
             packetsDuplicate: packetsDuplicate, extendedHighestSequenceNumber: extendedHighestSequenceNumber,
-            lossFraction: expected > 0 ? Double(max(0, packetsLost)) / Double(expected) : 0,
+            lossFraction: expected > 0 ? min(1, Double(max(0, packetsLost)) / Double(expected)) : 0,
             jitterRTPUnits: jitter, jitterMilliseconds: jitterMilliseconds,
             bytesReceived: bytesReceived, bitrateBitsPerSecond: Double(bytes * 8) * 1e9 / spanNs,
             framesDecoded: framesDecoded, framesPerSecond: Double(frames) * 1e9 / spanNs,
@@ -254,40 +225,6 @@ public struct StreamStatistics: Sendable {
 
     static func milliseconds(_ d: Duration) -> Double {
         Double(d.nanosecondsClamped) / 1e6
-    }
-
-    /// §A.8: D = (Rj − Ri) − (Sj − Si) in RTP units, J += (|D| − J) / 16; transit times modulo
-    /// 2^32 so that timestamp wrap-around cancels.
-    private mutating func updateJitter(rtpTimestamp: UInt32, arrival: Instant) {
-        let rate = UInt64(clockRate)
-        let ns = arrival.nanoseconds
-        let ticks = (ns / 1_000_000_000) &* rate &+ (ns % 1_000_000_000) &* rate / 1_000_000_000
-        let transit = UInt32(truncatingIfNeeded: ticks) &- rtpTimestamp
-        if let last = lastTransit {
-            let d = Double(Int32(bitPattern: transit &- last).magnitude)
-            jitter += (d - jitter) / 16
-        }
-        lastTransit = transit
-    }
-
-    private func bit(_ extended: Int64) -> (word: Int, mask: UInt64) {
-        let slot = Int(extended & 1023)
-        return (slot >> 6, 1 << UInt64(slot & 63))
-    }
-
-    private func isSeen(_ extended: Int64) -> Bool {
-        let (w, m) = bit(extended)
-        return seen[w] & m != 0
-    }
-
-    private mutating func markSeen(_ extended: Int64) {
-        let (w, m) = bit(extended)
-        seen[w] |= m
-    }
-
-    private mutating func clearSeen(_ extended: Int64) {
-        let (w, m) = bit(extended)
-        seen[w] &= ~m
     }
 }
 

@@ -21,7 +21,7 @@ public struct KeyframeRequestThrottle: Sendable {
 
     public init(interval: Duration = .milliseconds(500)) {
         self.interval = interval
-        self.intervalNanoseconds = interval.sfuNanosecondsClamped
+        self.intervalNanoseconds = interval.nanosecondsClamped
     }
 
     private func intervalElapsed(at now: Instant) -> Bool {

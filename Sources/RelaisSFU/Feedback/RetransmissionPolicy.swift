@@ -51,7 +51,7 @@ public struct RetransmissionGate: Sendable {
     public mutating func admit(_ sequence: SequenceNumber, now: Instant, interval: Duration) -> Bool {
         let slot = Int(sequence.rawValue) & (Self.slotCount - 1)
         let tag = UInt32(sequence.rawValue) + 1
-        if sequences[slot] == tag, now.nanoseconds(since: Instant(nanoseconds: admittedAt[slot])) < interval.sfuNanosecondsClamped {
+        if sequences[slot] == tag, now.nanoseconds(since: Instant(nanoseconds: admittedAt[slot])) < interval.nanosecondsClamped {
             return false
         }
         sequences[slot] = tag
@@ -111,7 +111,7 @@ public struct RetransmissionBudget: Sendable {
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        bucketNanoseconds = max(configuration.window.sfuNanosecondsClamped / UInt64(Self.bucketCount), 1)
+        bucketNanoseconds = max(configuration.window.nanosecondsClamped / UInt64(Self.bucketCount), 1)
         marks = [Mark](repeating: Mark(bucket: 0, forwarded: 0, retransmitted: 0), count: Self.bucketCount)
     }
 

@@ -48,7 +48,7 @@ public final class RetransmissionBuffer {
         self.slotCount = slotCount
         self.slotSize = slotSize
         self.maxAge = maxAge
-        self.maxAgeNanoseconds = maxAge.sfuNanosecondsClamped
+        self.maxAgeNanoseconds = maxAge.nanosecondsClamped
         self.slab = UnsafeMutableRawPointer.allocate(byteCount: slotCount * slotSize, alignment: 16)
         self.lengths = .allocate(capacity: slotCount)
         self.lengths.initialize(repeating: -1, count: slotCount)  // -1: empty

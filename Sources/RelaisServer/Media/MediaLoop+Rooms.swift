@@ -1,3 +1,4 @@
+import RelaisReceive
 import RelaisSFU
 import RelaisTransport
 import RelaisWire
@@ -225,7 +226,8 @@ extension MediaLoop {
         }
         guard !blocks.isEmpty else { return }
         var writer = ByteWriter(transmit)
-        guard (try? ReceiverReport(ssrc: SSRC(publisher.room.relaySSRC), reportBlocks: Array(blocks.prefix(31))).serialize(into: &writer)) != nil else { return }
+        let report = ReceiverReportBuilder.receiverReport(reporter: SSRC(publisher.room.relaySSRC), blocks: blocks)
+        guard (try? report.serialize(into: &writer)) != nil else { return }
         sendRTCP(entry: entry, length: writer.position)
     }
 

@@ -1,4 +1,5 @@
 import RelaisNegotiation
+import RelaisReceive
 import RelaisSFU
 import RelaisWire
 

@@ -20,7 +20,20 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
         nanoseconds >= earlier.nanoseconds ? .nanoseconds(Int64(nanoseconds - earlier.nanoseconds)) : .zero
     }
 
+    /// Nanoseconds from `earlier` to `self`, zero if `earlier` is later: `since` without building a
+    /// `Duration`, for per-packet deadline arithmetic.
+    @inlinable public func nanoseconds(since earlier: Instant) -> UInt64 {
+        nanoseconds >= earlier.nanoseconds ? nanoseconds - earlier.nanoseconds : 0
+    }
+
     public var description: String { "\(Double(nanoseconds) / 1e9)s" }
+}
+
+/// Converts a span of nanoseconds to RTP clock ticks (RFC 3550 §5.1: the timestamp clock runs at
+/// the payload format's rate), without overflowing for any realistic span.
+@inlinable public func rtpTicks(nanoseconds: UInt64, clockRate: UInt32) -> UInt64 {
+    let rate = UInt64(clockRate)
+    return (nanoseconds / 1_000_000_000) &* rate &+ (nanoseconds % 1_000_000_000) &* rate / 1_000_000_000
 }
 
 extension Duration {

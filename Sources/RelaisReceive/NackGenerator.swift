@@ -1,8 +1,15 @@
 public import RelaisWire
 
-/// Receiver-side loss detection for one publisher stream: which sequence numbers to NACK (RFC 4585
-/// §6.2.1), when, and when to give up. The ideas are mediasoup's NackGenerator and libwebrtc's
-/// nack_module; the shape is sans-IO: `received` on every packet, `due` when `nextDeadline` passes.
+/// Receiver-side loss detection for one incoming stream: which sequence numbers to NACK (RFC 4585
+/// §6.2.1), when, and when to give up. The relay runs one per publisher stream, the client's jitter
+/// buffer one per subscribed video stream: one policy, one set of constants. The ideas are
+/// mediasoup's NackGenerator and libwebrtc's nack_module; the shape is sans-IO: `received` on every
+/// packet, `due` when `nextDeadline` passes.
+///
+/// Sequence numbers. `received(_:now:)` extends 16-bit sequence numbers itself; a caller that
+/// already extends them (the client's jitter buffer, which re-bases on a sender restart) passes
+/// `received(extended:now:)` instead, and can `forget(below:)` packets that stopped mattering and
+/// `reset()` on a restart. One generator is driven through one of the two, never both.
 ///
 /// Timing. A gap is not NACKed at once: the first request waits `reorderWait` (10 ms by default)
 /// because mild reordering is common on Wi-Fi and cellular uplinks, and a spurious NACK costs a
@@ -13,8 +20,9 @@ public import RelaisWire
 ///
 /// Bounds. The list holds at most `maxEntries` sequences; when a gap would overflow it, the oldest
 /// are dropped and counted as given up (they would be too late to decode anyway). A forward jump
-/// larger than `maxGap` is treated as a sender restart: the list is cleared and a reset counted,
-/// instead of NACKing thousands of packets. Storage is reserved at init; nothing allocates after.
+/// larger than `maxGap` is treated as a sender restart: the list is cleared (its sequences counted
+/// as given up) and a reset counted, instead of NACKing thousands of packets. Storage is reserved
+/// at init; nothing allocates after.
 public struct NackGenerator: Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Delay before the first NACK of a newly detected gap.
@@ -71,9 +79,16 @@ public struct NackGenerator: Sendable {
         entries.map { SequenceNumber(UInt16(truncatingIfNeeded: $0.extended)) }
     }
 
+    /// The awaited sequence numbers as extended by the caller of `received(extended:now:)`.
+    public var missingExtended: [Int64] { entries.map(\.extended) }
+
     /// Accounts for one received packet (original or retransmission).
     public mutating func received(_ sequence: SequenceNumber, now: Instant) {
-        let extended = unwrapper.unwrap(sequence)
+        received(extended: unwrapper.unwrap(sequence), now: now)
+    }
+
+    /// Accounts for one received packet whose sequence number the caller extended to 64 bits.
+    public mutating func received(extended: Int64, now: Instant) {
         guard let top = highest else {
             highest = extended
             return
@@ -84,10 +99,11 @@ public struct NackGenerator: Sendable {
             if gap == 0 { return }
             if gap > Int64(configuration.maxGap) {
                 resets += 1
+                givenUp += entries.count
                 entries.removeAll(keepingCapacity: true)
                 return
             }
-            let firstSend = now.nanoseconds &+ configuration.reorderWait.sfuNanosecondsClamped
+            let firstSend = now.nanoseconds &+ configuration.reorderWait.nanosecondsClamped
             var missingSeq = top + 1
             // Only the newest `maxEntries` of a long gap can fit; the rest are given up at once.
             let fits = Int64(configuration.maxEntries)
@@ -120,7 +136,7 @@ public struct NackGenerator: Sendable {
     ///   max(rtt, `minRetryInterval`).
     public mutating func due(now: Instant, rtt: Duration, into lost: inout [SequenceNumber]) {
         lost.removeAll(keepingCapacity: true)
-        let interval = max(rtt.sfuNanosecondsClamped, configuration.minRetryInterval.sfuNanosecondsClamped)
+        let interval = max(rtt.nanosecondsClamped, configuration.minRetryInterval.nanosecondsClamped)
         var write = 0
         for read in entries.indices {
             var entry = entries[read]
@@ -138,6 +154,22 @@ public struct NackGenerator: Sendable {
             write += 1
         }
         entries.removeLast(entries.count - write)
+    }
+
+    /// Stops waiting for every sequence below `extended` (the client's decoder is past them: their
+    /// frame was decoded or dropped, so a retransmission would come too late). Not counted as given
+    /// up: nothing was abandoned that still mattered.
+    public mutating func forget(below extended: Int64) {
+        var count = 0
+        while count < entries.count, entries[count].extended < extended { count += 1 }
+        entries.removeFirst(count)
+    }
+
+    /// Forgets everything, the highest sequence included (a confirmed sender restart).
+    public mutating func reset() {
+        entries.removeAll(keepingCapacity: true)
+        highest = nil
+        unwrapper = SequenceNumberUnwrapper()
     }
 
     /// When `due` next has something to do: the earliest scheduled NACK, or nil with nothing

@@ -1,7 +1,7 @@
 import RelaisWire
 import Testing
 
-@testable import RelaisSFU
+@testable import RelaisReceive
 
 @Suite("ReceiveStatistics (RFC 3550 §6.4.1, A.1, A.3, A.8)")
 struct ReceiveStatisticsTests {

@@ -1,7 +1,7 @@
 import RelaisWire
 import Testing
 
-@testable import RelaisSFU
+@testable import RelaisReceive
 
 @Suite("NackGenerator")
 struct NackGeneratorTests {
