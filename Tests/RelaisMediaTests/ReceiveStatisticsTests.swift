@@ -82,6 +82,7 @@ struct ReceiveStatisticsTests {
         }
         let s = stats.snapshot(now: ms(30))
         #expect(s.packetsLost == 0, "the jump of ~20 000 is not loss")
+        #expect(s.packetsReceived == 13 && s.packetsExpected == 13, "counts carry on across the restart")
         #expect(s.lossFraction == 0)
         #expect(stats.reception.restarts == 1)
         #expect(s.packetsDuplicate == 2, "the stray packet and the first of the restart, before it was confirmed")

@@ -65,8 +65,9 @@ public enum JitterBufferInsertResult: Sendable, Equatable {
 /// Decoding always starts at a keyframe; complete non-key frames before the first one are skipped
 /// and set `needsKeyframe` too.
 ///
-/// NACK. Gaps feed a `NackGenerator` (first NACK after a short reorder wait, retries every
-/// max(RTT, 20 ms)); packets below the decode position stop being requested.
+/// NACK. Gaps feed a `NackGenerator` (RelaisReceive's, the relay's own policy: first NACK after a
+/// short reorder wait, retries every max(RTT, 20 ms)) with the buffer's extended sequence numbers;
+/// packets below the decode position stop being requested.
 ///
 /// Bounds. Packets live in a ring of `capacity` slots indexed by extended sequence number, so the
 /// buffer never holds more than `capacity` packets whatever arrives. Sequence numbers are extended

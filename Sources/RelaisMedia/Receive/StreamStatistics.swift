@@ -8,11 +8,11 @@ public struct StreamStatisticsSnapshot: Sendable, Codable, Equatable {
 
     // Packets (RFC 3550 §6.4.1, §A.3).
     public var packetsReceived: Int64
-    /// Highest extended sequence number minus the first, plus one.
+    /// Highest extended sequence number minus the first, plus one; after a sender restart, the
+    /// received and lost packets of every run of its sequence numbers (received plus lost).
     public var packetsExpected: Int64
     /// Expected minus received (duplicates are not counted as received, so this is never
-    /// understated by a retransmission that crossed its original), plus the loss before a sender
-    /// restart.
+    /// understated by a retransmission that crossed its original).
     public var packetsLost: Int64
     /// Packets not counted as received: duplicates, too far behind to tell, or an unconfirmed
     /// sequence jump (RFC 3550 §A.1 probation).
@@ -76,6 +76,9 @@ public struct StreamStatistics: Sendable {
 
     /// Sequence validation, loss, jitter, LSR/DLSR: the relay's receive statistics.
     public private(set) var reception: ReceiveStatistics
+    /// Packets counted as received since the start. `reception` counts from its last
+    /// resynchronisation on a sender restart; this total carries on across them.
+    public private(set) var packetsReceived: Int64 = 0
     /// Packets `reception` did not count as received (see the snapshot's `packetsDuplicate`).
     public private(set) var packetsDuplicate: Int64 = 0
     public private(set) var bytesReceived: Int64 = 0
@@ -106,8 +109,9 @@ public struct StreamStatistics: Sendable {
         self.reception = ReceiveStatistics(ssrc: ssrc, clockRate: clockRate)
     }
 
-    public var packetsReceived: Int64 { reception.packetsReceived }
-    public var packetsExpected: Int64 { reception.packetsExpected }
+    /// Received plus lost: RFC 3550 §A.3's expected count, summed over sender restarts.
+    public var packetsExpected: Int64 { packetsReceived + packetsLost }
+    /// Cumulative loss (§A.3), the loss before any sender restart included.
     public var packetsLost: Int64 { reception.cumulativeLost }
     public var extendedHighestSequenceNumber: UInt32 { reception.extendedHighestSequence }
     /// The running interarrival jitter estimate J (RFC 3550 §6.4.1), in RTP timestamp units.
@@ -122,7 +126,7 @@ public struct StreamStatistics: Sendable {
         packetWindow.append(arrival, Int64(bytes))
         switch reception.record(sequence: sequence, rtpTimestamp: rtpTimestamp, arrival: arrival) {
         case .duplicate, .tooOld, .probation: packetsDuplicate += 1
-        case .inOrder, .late, .restarted: break
+        case .inOrder, .late, .restarted: packetsReceived += 1
         }
     }
 
@@ -203,7 +207,7 @@ public struct StreamStatistics: Sendable {
             ssrc: ssrc.rawValue, clockRate: clockRate,
             packetsReceived: packetsReceived, packetsExpected: expected, packetsLost: packetsLost,
             packetsDuplicate: packetsDuplicate, extendedHighestSequenceNumber: extendedHighestSequenceNumber,
-            lossFraction: expected > 0 ? min(1, Double(max(0, packetsLost)) / Double(expected)) : 0,
+            lossFraction: expected > 0 ? Double(max(0, packetsLost)) / Double(expected) : 0,
             jitterRTPUnits: jitter, jitterMilliseconds: jitterMilliseconds,
             bytesReceived: bytesReceived, bitrateBitsPerSecond: Double(bytes * 8) * 1e9 / spanNs,
             framesDecoded: framesDecoded, framesPerSecond: Double(frames) * 1e9 / spanNs,
