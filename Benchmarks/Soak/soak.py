@@ -10,6 +10,11 @@ but a clean `left` (dropped, expired, removed...), and the generator's summary.
     python3 Benchmarks/Soak/soak.py                    # 10 x 3 for 30 minutes
     python3 Benchmarks/Soak/soak.py --minutes 10 --rooms 5
 
+To profile the server's heap, run it under a wrapper (its command line, split on spaces); memory is
+then sampled from the server process the wrapper starts, not from the wrapper:
+
+    RELAIS_SOAK_SERVER_WRAPPER="heaptrack -o /tmp/relais-soak" python3 Benchmarks/Soak/soak.py --minutes 8 --rooms 5
+
 Exit 0 when memory grew by less than --max-growth (default 5%) from minute 5 to the end, no
 participant was dropped, and the generator saw every participant connected; 1 otherwise.
 """
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +48,23 @@ def scrape(port, token):
     return values
 
 
+def server_process(wrapper_pid, server_bin, timeout=30):
+    """The pid running `server_bin`: `wrapper_pid` itself or its newest descendant that does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [wrapper_pid]
+        for pid in pids:  # grows while iterating: a breadth-first walk of the descendants
+            try:
+                if os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(server_bin):
+                    return pid
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    pids += [int(child) for child in f.read().split()]
+            except OSError:
+                continue
+        time.sleep(0.2)
+    raise RuntimeError(f"no {server_bin} process under pid {wrapper_pid}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30)
@@ -59,10 +82,12 @@ def main():
     server_bin, client_bin = os.path.join(bin_dir, "relais-server"), os.path.join(bin_dir, "relais-client")
 
     http_port, media_port = free_port(), free_port()
-    server = subprocess.Popen([server_bin, "serve", "--token-secret", SECRET, "--http-port", str(http_port),
+    wrapper = os.environ.get("RELAIS_SOAK_SERVER_WRAPPER", "").split()
+    server = subprocess.Popen(wrapper + [server_bin, "serve", "--token-secret", SECRET, "--http-port", str(http_port),
                                "--media-port", str(media_port), "--history-path", "none", "--log-level", "warning"])
     try:
         wait_http(http_port, server)
+        server_pid = server_process(server.pid, server_bin)
         token = operator_token(server_bin)
         duration = args.minutes * 60
         load = subprocess.Popen([client_bin, "load", "--url", f"ws://127.0.0.1:{http_port}/v1/signaling",
@@ -78,15 +103,16 @@ def main():
             if elapsed >= (minute + 1) * 60 and elapsed < duration:
                 minute += 1
                 metrics = scrape(http_port, token)
-                rss = proc_rss_kib(server.pid) / 1024
+                rss = proc_rss_kib(server_pid) / 1024
                 samples.append((minute, rss, metrics.get("relais_participants", 0)))
                 print(f"minute {minute:3d}: rss {rss:7.1f} MiB, participants {metrics.get('relais_participants', 0):.0f}",
                       flush=True)
         summary = json.loads(load.stdout.read().strip().splitlines()[-1])
         metrics = scrape(http_port, token)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        # The server itself, so that a wrapper (heaptrack) sees it exit and writes its report.
+        os.kill(server_pid if "server_pid" in locals() else server.pid, signal.SIGTERM)
+        server.wait(timeout=120 if wrapper else 30)
 
     left = {k: v for k, v in metrics.items() if k.startswith("relais_participants_left_total")}
     dropped = sum(v for k, v in left.items() if 'reason="left"' not in k)

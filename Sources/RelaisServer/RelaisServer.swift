@@ -77,16 +77,13 @@ public struct RelaisServerApp: Sendable {
         SignalingRoutes(media: media, tokens: tokens, metrics: observer.metrics, maxEchoSessions: configuration.signaling.maxEchoSessions, logger: logger)
             .register(on: router)
         AdminRoutes(registry: registry, media: media, tokens: tokens, observer: observer, logger: logger).register(on: router)
-        let webSocketRouter = Router(context: SignalingRequestContext.self)
-        webSocketRouter.ws("/v1/signaling") { inbound, outbound, context in
-            await SignalingConnection(context: signaling).serve(
-                inbound: inbound, outbound: outbound, peer: context.requestContext.remoteAddress, channel: context.requestContext.channel)
-        }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(maxFrameSize: SignalingConnection.transportFrameLimit, autoPing: .enabled(timePeriod: .seconds(15))))),
+            server: SignalingUpgrade.server(
+                configuration: .init(maxFrameSize: SignalingConnection.transportFrameLimit, autoPing: .enabled(timePeriod: .seconds(15)))
+            ) { inbound, outbound, peer, channel in
+                await SignalingConnection(context: signaling).serve(inbound: inbound, outbound: outbound, peer: peer, channel: channel)
+            },
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "relais"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
