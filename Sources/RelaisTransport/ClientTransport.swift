@@ -12,23 +12,26 @@ public enum ClientTransportEvent: Equatable, Sendable {
 }
 
 /// The client side of one WebRTC transport (the headless client's publish or subscribe
-/// connection to the relay): a full controlling ICE agent, DTLS client (`a=setup:active`), SRTP.
+/// connection to the relay): a full controlling ICE agent around the shared DTLS-SRTP core
+/// (`DTLSSRTPSession`, DTLS client, `a=setup:active`).
 ///
 /// Sans-IO like `WebRTCTransport`: the owner passes datagrams and time in, sends what
 /// `pollTransmit` returns from the local candidate it names, and arms a timer for `nextDeadline`.
+/// A DTLS failure closes it and is reported as `.failed`, as on the relay (see `DTLSSRTPSession`).
 public final class ClientTransport {
     public private(set) var ice: ICEControllingAgent
-    public let dtls: DTLSEndpoint
-    public private(set) var srtp: SRTPContext?
-    public private(set) var isClosed = false
-    public private(set) var drops: [TransportDropReason: Int] = [:]
-    public private(set) var stats = WebRTCTransport.Stats()
+    /// DTLS, SRTP, drop counting and the transport's open/closed state.
+    public let session: DTLSSRTPSession
+    public var dtls: DTLSEndpoint { session.dtls }
+    public var srtp: SRTPContext? { session.srtp }
+    public var isClosed: Bool { session.isClosed }
+    public var drops: [TransportDropReason: Int] { session.drops }
+    public var stats: DTLSSRTPSession.Stats { session.stats }
     /// The selected pair, once ICE nominated one.
     public private(set) var selected: (localIndex: Int, remote: TransportAddress)?
 
     private var outbox: [(bytes: [UInt8], localIndex: Int, destination: TransportAddress)] = []
     private var events: [ClientTransportEvent] = []
-    private var dtlsStarted = false
 
     public init(
         local: ICECredentials, remote: ICECredentials, localCandidates: [ICECandidate], certificate: DTLSCertificate,
@@ -37,12 +40,13 @@ public final class ClientTransport {
         var iceConfiguration = ICEControllingAgent.Configuration()
         iceConfiguration.consentTimeout = configuration.consentTimeout
         self.ice = ICEControllingAgent(local: local, remote: remote, localCandidates: localCandidates, configuration: iceConfiguration)
-        self.dtls = try DTLSEndpoint(
+        // No inbound SSRC cap: the client's only peer is the relay it chose.
+        self.session = DTLSSRTPSession(dtls: try DTLSEndpoint(
             role: .client, certificate: certificate, remoteFingerprint: remoteFingerprint,
-            profiles: configuration.srtpProfiles, mtu: configuration.mtu)
+            profiles: configuration.srtpProfiles, mtu: configuration.mtu))
     }
 
-    public var isConnected: Bool { srtp != nil && !isClosed }
+    public var isConnected: Bool { session.isConnected }
 
     /// A candidate of the relay's (from its SDP or trickled).
     public func addRemoteCandidate(_ candidate: ICECandidate, now: Instant) {
@@ -55,41 +59,27 @@ public final class ClientTransport {
     public func handleDatagram(
         _ buffer: UnsafeMutableRawBufferPointer, length: Int, localIndex: Int, from source: TransportAddress, now: Instant
     ) -> TransportReceive {
-        guard !isClosed else { return drop(.closed) }
+        guard !session.isClosed else { return session.drop(.closed) }
         let datagram = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length])
-        // Only the selected relay address may carry DTLS and media: the ICE check proved it.
-        let fromSelected = selected.map { $0.remote == source } ?? false
-        switch PacketClass.classify(datagram) {
-        case .stun:
+        let kind = PacketClass.classify(datagram)
+        if kind == .stun {
             ice.handleSTUN(datagram, localIndex: localIndex, from: source, now: now)
             drainICE(now: now)
             return .handled
-        case .dtls:
-            guard fromSelected else { return drop(.unvalidatedSource) }
-            dtls.handleDatagram(datagram, now: now)
-            drainDTLS()
-            return .handled
-        case .rtp:
-            guard fromSelected else { return drop(.unvalidatedSource) }
-            guard let srtp else { return drop(.notConnected) }
-            return counted(srtp.unprotect(buffer, length: length, rtcp: false, stats: &stats))
-        case .rtcp:
-            guard fromSelected else { return drop(.unvalidatedSource) }
-            guard let srtp else { return drop(.notConnected) }
-            return counted(srtp.unprotect(buffer, length: length, rtcp: true, stats: &stats))
-        case .zrtp, .turnChannel, .unknown:
-            return drop(.unknownPacket)
         }
+        // Only the selected relay address may carry DTLS and media: the ICE check proved it.
+        let fromSelected = selected.map { $0.remote == source } ?? false
+        let result = session.handleDatagram(buffer, length: length, kind: kind, validated: fromSelected, now: now)
+        if kind == .dtls { drainSession() }
+        return result
     }
 
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
-        guard let srtp, !isClosed else { return nil }
-        return srtp.protect(buffer, length: length, rtcp: false, stats: &stats)
+        session.protectRTP(buffer, length: length)
     }
 
     public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
-        guard let srtp, !isClosed else { return nil }
-        return srtp.protect(buffer, length: length, rtcp: true, stats: &stats)
+        session.protectRTCP(buffer, length: length)
     }
 
     /// The next control datagram (STUN check, DTLS flight) and the local candidate to send it from.
@@ -102,42 +92,25 @@ public final class ClientTransport {
     }
 
     public var nextDeadline: Instant? {
-        guard !isClosed else { return nil }
-        return [ice.nextDeadline, dtls.nextTimeout].compactMap { $0 }.min()
+        session.isClosed ? nil : earliest(ice.nextDeadline, session.nextTimeout)
     }
 
     public func handleTimeout(now: Instant) {
-        guard !isClosed else { return }
+        guard !session.isClosed else { return }
         drainICE(now: now)
-        if let t = dtls.nextTimeout, t <= now {
-            dtls.handleTimeout(now: now)
-            drainDTLS()
-        }
+        session.handleTimeout(now: now)
+        drainSession()
     }
 
     /// Sends close_notify and stops.
     public func close(reason: String) {
-        guard !isClosed else { return }
-        dtls.close()
-        flushDTLS()
-        isClosed = true
-        events.append(.closed(reason))
+        session.close(reason: reason)
+        drainSession()
     }
 
-    public var srtpCounters: SRTPCounters { srtp?.counters ?? SRTPCounters() }
+    public var srtpCounters: SRTPCounters { session.srtpCounters }
 
     // MARK: - Internals
-
-    private func drop(_ reason: TransportDropReason) -> TransportReceive {
-        drops[reason, default: 0] += 1
-        return .dropped(reason)
-    }
-
-    /// Records a drop the SRTP step reported.
-    private func counted(_ result: TransportReceive) -> TransportReceive {
-        if case .dropped(let reason) = result { drops[reason, default: 0] += 1 }
-        return result
-    }
 
     private func drainICE(now: Instant) {
         while let output = ice.poll(now: now) {
@@ -147,50 +120,26 @@ public final class ClientTransport {
             case .connected(let localIndex, let remote):
                 selected = (localIndex, remote)
                 events.append(.selected(localIndex: localIndex, remote: remote))
-                if !dtlsStarted {
-                    dtlsStarted = true
-                    dtls.start(now: now)  // the client speaks first (ClientHello)
-                    drainDTLS()
-                }
+                session.start(now: now)  // the client speaks first (ClientHello); once
+                drainSession()
             case .failed:
-                isClosed = true
-                events.append(.failed("ICE: every candidate pair failed"))
+                session.pathLost(.failed("ICE: every candidate pair failed"))
+                drainSession()
             case .consentLost:
-                isClosed = true
-                events.append(.closed("ICE consent lost"))
+                session.pathLost(.closed("ICE consent lost"))
+                drainSession()
             }
         }
     }
 
-    private func drainDTLS() {
-        flushDTLS()
-        while let event = dtls.pollEvent() {
-            switch event {
-            case .connected(let keys):
-                do {
-                    srtp = try SRTPContext(keys: keys)
-                    events.append(.connected(keys.profile))
-                } catch {
-                    events.append(.failed("SRTP setup failed: \(error)"))
-                }
-            case .failed(let failure):
-                isClosed = true
-                events.append(.failed("DTLS: \(failure)"))
-            case .closed:
-                isClosed = true
-                events.append(.closed("DTLS close_notify"))
-            }
-        }
-        flushDTLS()
-    }
-
-    private func flushDTLS() {
-        guard let selected else {
-            while dtls.pollDatagram() != nil {}
-            return
-        }
-        while let datagram = dtls.pollDatagram() {
-            outbox.append((datagram, selected.localIndex, selected.remote))
+    /// Moves the session's DTLS datagrams to the outbox, on the selected pair (discarded while
+    /// there is none), and its events to ours.
+    private func drainSession() {
+        let path = selected
+        session.drain(into: &events) { datagram in
+            if let path { outbox.append((datagram, path.localIndex, path.remote)) }
         }
     }
 }
+
+extension ClientTransportEvent: DTLSSRTPEventCarrier {}

@@ -141,6 +141,19 @@ final class Link {
     }
 }
 
+/// The ways a DTLS handshake fails, each of which must close a transport.
+enum DTLSFailureKind: CaseIterable, Sendable {
+    /// The peer's certificate does not hash to its SDP fingerprint (RFC 5763 §5).
+    case fingerprintMismatch
+    /// The handshake completes without a `use_srtp` profile both sides support (RFC 5764 §4.1.1).
+    case noCommonSRTPProfile
+    /// The peer sends a fatal alert mid-handshake (RFC 5246 §7.2).
+    case fatalAlert
+
+    /// A plaintext DTLS 1.2 alert record: epoch 0, sequence 9, fatal (2) handshake_failure (40).
+    static let fatalAlertRecord: [UInt8] = [0x15, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40]
+}
+
 @Suite struct WebRTCTransportTests {
     @Test(arguments: [
         ([SRTPProfile.aeadAES128GCM, .aes128CMSHA1_80], SRTPProfile.aeadAES128GCM),
@@ -173,8 +186,52 @@ final class Link {
         #expect(!link.relay.isConnected)
         let failure = link.relayEvents.compactMap { if case .failed(let why) = $0 { why } else { nil } }.first
         #expect(failure?.lowercased().contains("fingerprint") == true)
-        // Media encrypted by the peer is not accepted: no keys were ever installed.
-        #expect(link.toRelay([0x80, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 3, 4]) == .dropped(.notConnected))
+        // Media encrypted by the peer is not accepted: no keys were ever installed, and the
+        // failure closed the transport.
+        #expect(link.toRelay([0x80, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 3, 4]) == .dropped(.closed))
+    }
+
+    /// A DTLS failure of any kind closes the relay's transport at once and is reported once as
+    /// `.failed("DTLS: …")`, as on the client (`ClientTransportTests`). Before the shared
+    /// `DTLSSRTPSession`, the relay's transport reported the failure but stayed open.
+    @Test(arguments: DTLSFailureKind.allCases)
+    func aDTLSFailureClosesTheRelaysTransport(kind: DTLSFailureKind) throws {
+        let link = try Link.make(
+            relayProfiles: [.aeadAES128GCM],
+            peerProfiles: kind == .noCommonSRTPProfile ? [.aes128CMSHA1_80] : [.aeadAES128GCM],
+            lieAboutPeerFingerprint: kind == .fingerprintMismatch)
+        switch kind {
+        case .fatalAlert:
+            // ICE alone (DTLS not started), the ClientHello, then a fatal alert from the validated peer.
+            while !link.relay.ice.isValidated(link.peer.address), link.now < .zero + .seconds(5) {
+                while let output = link.peer.ice.poll(now: link.now) {
+                    guard case .transmit(let bytes, _, _) = output else { continue }
+                    link.toRelay(bytes)
+                    link.drainRelay()
+                }
+                link.now = link.now + .milliseconds(10)
+            }
+            link.peer.dtls.start(now: link.now)
+            #expect(link.toRelay(try #require(link.peer.dtls.pollDatagram())) == .handled)
+            #expect(link.relay.dtls.state == .handshaking)
+            #expect(link.toRelay(DTLSFailureKind.fatalAlertRecord) == .handled)
+            link.drainRelay()
+        case .fingerprintMismatch, .noCommonSRTPProfile:
+            link.run(until: { link.relay.isClosed })
+        }
+        #expect(link.relay.isClosed)
+        #expect(!link.relay.isConnected)
+        #expect(link.relay.nextDeadline == nil)
+        let failures = link.relayEvents.compactMap { if case .failed(let why) = $0 { why } else { nil } }
+        #expect(failures.count == 1)
+        #expect(failures.first?.hasPrefix("DTLS: ") == true)
+        #expect(!link.relayEvents.contains { if case .connected = $0 { true } else { false } })
+        // Nothing more is taken: not DTLS, not media.
+        #expect(link.toRelay(DTLSFailureKind.fatalAlertRecord) == .dropped(.closed))
+        #expect(link.toRelay([0x80, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 2, 3, 4]) == .dropped(.closed))
+        // Closing it again (the media loop removes a failed transport) reports nothing new.
+        link.relay.close(reason: "removed")
+        #expect(link.relay.pollEvent() == nil)
     }
 
     @Test func tamperedAndReplayedSRTPAreDroppedAndCounted() throws {

@@ -1,8 +1,9 @@
-/// The SRTP step both transports (the relay's and the client's) share: decrypt or encrypt in
-/// place, count what passes, and count each failure by kind so none goes unnoticed.
+/// The SRTP step of `DTLSSRTPSession` (the core of the relay's and the client's transports):
+/// decrypt or encrypt in place, count what passes, and count each failure by kind so none goes
+/// unnoticed.
 extension SRTPContext {
     /// Decrypts an SRTP packet (`rtcp` false) or SRTCP compound in place.
-    func unprotect(_ buffer: UnsafeMutableRawBufferPointer, length: Int, rtcp: Bool, stats: inout WebRTCTransport.Stats) -> TransportReceive {
+    func unprotect(_ buffer: UnsafeMutableRawBufferPointer, length: Int, rtcp: Bool, stats: inout DTLSSRTPSession.Stats) -> TransportReceive {
         do {
             if rtcp {
                 let n = try inbound.unprotectRTCP(buffer, length: length)
@@ -20,7 +21,7 @@ extension SRTPContext {
     }
 
     /// Encrypts in place; the protected length, or nil (counted) when libsrtp refuses.
-    func protect(_ buffer: UnsafeMutableRawBufferPointer, length: Int, rtcp: Bool, stats: inout WebRTCTransport.Stats) -> Int? {
+    func protect(_ buffer: UnsafeMutableRawBufferPointer, length: Int, rtcp: Bool, stats: inout DTLSSRTPSession.Stats) -> Int? {
         do {
             if rtcp {
                 let n = try outbound.protectRTCP(buffer, length: length)
