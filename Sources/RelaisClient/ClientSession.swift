@@ -25,6 +25,9 @@ public struct ClientOptions: Sendable {
     public var ptzScript: PTZScript?
     /// Cart: the cameras it advertises and executes the relay's commands on.
     public var cameras: [any CameraDriver] = []
+    /// How often to send `ping` (Signaling/PROTOCOL.md §3: at least every 10 s; the relay closes
+    /// a connection silent for 30 s, and the client would then resume every 30 s).
+    public var keepaliveInterval: Duration = .seconds(5)
 
     public init(url: String, room: String, token: String) {
         self.url = url
@@ -228,8 +231,13 @@ public final class ClientSession: @unchecked Sendable {
         }
         // Until the deadline, or until the server said `left` (an operator ended the consultation
         // or removed this participant, or the relay is shutting down).
+        var lastKeepalive = ContinuousClock.now
         while ContinuousClock.now < deadline, report.closedReason == nil {
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: min(.seconds(1), options.keepaliveInterval))
+            if ContinuousClock.now - lastKeepalive >= options.keepaliveInterval {
+                current.send(.ping(RequestBody(requestId: "keepalive")))
+                lastKeepalive = ContinuousClock.now
+            }
             progress(await snapshot(since: started))
         }
         if let ptzTask { report.ptz = await ptzTask.value }
