@@ -36,6 +36,21 @@ import Testing
             await media.shutdown()
         }
 
+        enum Teardown { case everything, mediaOnly }
+
+        /// Runs a test against a fresh relay and awaits its teardown, failed or not, so the next
+        /// test never shares the machine with this one's rooms and sockets.
+        static func run(stopping teardown: Teardown = .everything, _ body: (Relay) async throws -> Void) async throws {
+            let relay = try await start()
+            do {
+                try await body(relay)
+            } catch {
+                await relay.stop()
+                throw error
+            }
+            if teardown == .everything { await relay.stop() } else { await relay.media.shutdown() }
+        }
+
         /// Media rooms on the (only) loop, by key, with their publisher and subscriber transports.
         func loopRooms() async throws -> [String: (publishers: [TransportID], subscribers: [TransportID], producers: Int)] {
             try await media.onLoop(0) { loop in
@@ -172,85 +187,134 @@ import Testing
     // MARK: Media state of rooms
 
     @Test func anEndedRoomLeavesNoMediaStateAndItsNameStartsAfresh() async throws {
-        let relay = try await Relay.start()
-        defer { Task { await relay.stop() } }
-        let first = try await relay.registry.room(named: "ward-3")
-        let (cart, cartConnection) = try await Self.join(first, "cart", .cart)
-        try await Self.publish(first, cart, cartConnection)
-        #expect(try await relay.loopRooms()[first.mediaKey]?.producers == 2)
+        try await Relay.run { relay in
+            let first = try await relay.registry.room(named: "ward-3")
+            let (cart, cartConnection) = try await Self.join(first, "cart", .cart)
+            try await Self.publish(first, cart, cartConnection)
+            #expect(try await relay.loopRooms()[first.mediaKey]?.producers == 2)
 
-        await first.leave(participantId: cart, outbox: cartConnection.outbox, requestId: nil)
-        #expect(try await relay.loopRooms().isEmpty, "the ended room's media state stayed on its loop")
+            await first.leave(participantId: cart, outbox: cartConnection.outbox, requestId: nil)
+            #expect(try await relay.loopRooms().isEmpty, "the ended room's media state stayed on its loop")
 
-        // The name again: a new room, whose publisher's transport expires and who publishes again.
-        let second = try await relay.registry.room(named: "ward-3")
-        #expect(second !== first)
-        let (cart2, connection2) = try await Self.join(second, "cart-2", .cart)
-        try await Self.publish(second, cart2, connection2)
-        let media = try #require(try await relay.loopRooms()[second.mediaKey])
-        #expect(media.producers == 2, "producers of the ended room leaked into the new one")
-        let expired = try #require(media.publishers.first)
-        try await relay.expire(expired)
-        // The room hears of it (its own event sink, not the ended room's): the tracks are withdrawn.
-        let unpublished = await connection2.inbox.next { if case .trackUnpublished(let t) = $0 { t } else { nil } }
-        #expect(unpublished?.participantId == cart2, "the transport's closing never reached the room")
+            // The name again: a new room, whose publisher's transport expires and who publishes again.
+            let second = try await relay.registry.room(named: "ward-3")
+            #expect(second !== first)
+            let (cart2, connection2) = try await Self.join(second, "cart-2", .cart)
+            try await Self.publish(second, cart2, connection2)
+            let media = try #require(try await relay.loopRooms()[second.mediaKey])
+            #expect(media.producers == 2, "producers of the ended room leaked into the new one")
+            let expired = try #require(media.publishers.first)
+            try await relay.expire(expired)
+            // The room hears of it (its own event sink, not the ended room's): the tracks are withdrawn.
+            let unpublished = await connection2.inbox.next { if case .trackUnpublished(let t) = $0 { t } else { nil } }
+            #expect(unpublished?.participantId == cart2, "the transport's closing never reached the room")
 
-        try await Self.publish(second, cart2, connection2)
-        let again = try #require(try await relay.loopRooms()[second.mediaKey])
-        #expect(again.publishers.count == 1)
-        #expect(again.publishers.first != expired, "the publisher must get a new transport")
-        #expect(try await relay.transportIsLive(try #require(again.publishers.first)))
-        #expect(again.producers == 2)
-        await second.leave(participantId: cart2, outbox: connection2.outbox, requestId: nil)
-        #expect(try await relay.loopRooms().isEmpty)
+            try await Self.publish(second, cart2, connection2)
+            let again = try #require(try await relay.loopRooms()[second.mediaKey])
+            #expect(again.publishers.count == 1)
+            #expect(again.publishers.first != expired, "the publisher must get a new transport")
+            #expect(try await relay.transportIsLive(try #require(again.publishers.first)))
+            #expect(again.producers == 2)
+            await second.leave(participantId: cart2, outbox: connection2.outbox, requestId: nil)
+            #expect(try await relay.loopRooms().isEmpty)
+        }
     }
 
     @Test func aPublisherWhoseTransportExpiredPublishesAgainWithoutLeaving() async throws {
-        let relay = try await Relay.start()
-        defer { Task { await relay.stop() } }
-        let room = try await relay.registry.room(named: "ward-4")
-        let (cart, cartConnection) = try await Self.join(room, "cart", .cart)
-        let (_, expertConnection) = try await Self.join(room, "expert", .expert)
-        try await Self.publish(room, cart, cartConnection)
-        #expect(await Self.subscribeOffer(expertConnection) != nil)
-        let expired = try #require(try await relay.loopRooms()[room.mediaKey]?.publishers.first)
-        try await relay.expire(expired)
-        let withdrawn = await expertConnection.inbox.next { if case .trackUnpublished(let t) = $0 { t } else { nil } }
-        #expect(withdrawn?.participantId == cart)
-        try await Self.publish(room, cart, cartConnection)
-        let published = await expertConnection.inbox.next { if case .trackPublished(let t) = $0 { t.track } else { nil } }
-        #expect(published?.participantId == cart, "the expert was not told of the republished tracks")
-        let media = try #require(try await relay.loopRooms()[room.mediaKey])
-        #expect(media.publishers.count == 1 && media.publishers.first != expired && media.producers == 2)
+        try await Relay.run { relay in
+            let room = try await relay.registry.room(named: "ward-4")
+            let (cart, cartConnection) = try await Self.join(room, "cart", .cart)
+            let (_, expertConnection) = try await Self.join(room, "expert", .expert)
+            try await Self.publish(room, cart, cartConnection)
+            #expect(await Self.subscribeOffer(expertConnection) != nil)
+            let expired = try #require(try await relay.loopRooms()[room.mediaKey]?.publishers.first)
+            try await relay.expire(expired)
+            let withdrawn = await expertConnection.inbox.next { if case .trackUnpublished(let t) = $0 { t } else { nil } }
+            #expect(withdrawn?.participantId == cart)
+            try await Self.publish(room, cart, cartConnection)
+            let published = await expertConnection.inbox.next { if case .trackPublished(let t) = $0 { t.track } else { nil } }
+            #expect(published?.participantId == cart, "the expert was not told of the republished tracks")
+            let media = try #require(try await relay.loopRooms()[room.mediaKey])
+            #expect(media.publishers.count == 1 && media.publishers.first != expired && media.producers == 2)
+        }
     }
 
     // MARK: Subscribe transport
 
     @Test func aClosedSubscribeTransportGetsAFreshOfferAndItsAnswerANewTransport() async throws {
-        let relay = try await Relay.start()
-        defer { Task { await relay.stop() } }
-        let room = try await relay.registry.room(named: "ward-5")
-        let (cart, cartConnection) = try await Self.join(room, "cart", .cart)
-        let (expert, expertConnection) = try await Self.join(room, "expert", .expert)
-        try await Self.publish(room, cart, cartConnection)
-        let first = try #require(await Self.subscribeOffer(expertConnection))
-        try await room.subscribeAnswer(participantId: expert, body: SessionDescriptionBody(
-            target: .subscribe, revision: first.revision, sdp: Self.answer(to: first.sdp, ufrag: "subA")))
-        let subscribed = try #require(try await relay.loopRooms()[room.mediaKey]?.subscribers.first)
-        #expect(try await relay.consumers(of: subscribed) == 2, "answer: \(Self.answer(to: first.sdp, ufrag: "subA"))")
+        try await Relay.run { relay in
+            let room = try await relay.registry.room(named: "ward-5")
+            let (cart, cartConnection) = try await Self.join(room, "cart", .cart)
+            let (expert, expertConnection) = try await Self.join(room, "expert", .expert)
+            try await Self.publish(room, cart, cartConnection)
+            let first = try #require(await Self.subscribeOffer(expertConnection))
+            try await room.subscribeAnswer(participantId: expert, body: SessionDescriptionBody(
+                target: .subscribe, revision: first.revision, sdp: Self.answer(to: first.sdp, ufrag: "subA")))
+            let subscribed = try #require(try await relay.loopRooms()[room.mediaKey]?.subscribers.first)
+            #expect(try await relay.consumers(of: subscribed) == 2, "answer: \(Self.answer(to: first.sdp, ufrag: "subA"))")
 
-        try await relay.expire(subscribed)
-        let second = try #require(await Self.subscribeOffer(expertConnection), "no new subscribe offer after the transport closed")
-        #expect((second.revision ?? 0) > (first.revision ?? 0))
-        #expect(Self.ufrag(second.sdp) != nil && Self.ufrag(second.sdp) != Self.ufrag(first.sdp), "a new transport needs new ICE credentials")
-        try await room.subscribeAnswer(participantId: expert, body: SessionDescriptionBody(
-            target: .subscribe, revision: second.revision, sdp: Self.answer(to: second.sdp, ufrag: "subB")))
-        let media = try #require(try await relay.loopRooms()[room.mediaKey])
-        #expect(media.subscribers.count == 1)
-        let renewed = try #require(media.subscribers.first)
-        #expect(renewed != subscribed)
-        #expect(try await relay.transportIsLive(renewed))
-        #expect(try await relay.consumers(of: renewed) == 2, "the new subscribe transport must carry the room's two tracks")
+            try await relay.expire(subscribed)
+            let second = try #require(await Self.subscribeOffer(expertConnection), "no new subscribe offer after the transport closed")
+            #expect((second.revision ?? 0) > (first.revision ?? 0))
+            #expect(Self.ufrag(second.sdp) != nil && Self.ufrag(second.sdp) != Self.ufrag(first.sdp), "a new transport needs new ICE credentials")
+            try await room.subscribeAnswer(participantId: expert, body: SessionDescriptionBody(
+                target: .subscribe, revision: second.revision, sdp: Self.answer(to: second.sdp, ufrag: "subB")))
+            let media = try #require(try await relay.loopRooms()[room.mediaKey])
+            #expect(media.subscribers.count == 1)
+            let renewed = try #require(media.subscribers.first)
+            #expect(renewed != subscribed)
+            #expect(try await relay.transportIsLive(renewed))
+            #expect(try await relay.consumers(of: renewed) == 2, "the new subscribe transport must carry the room's two tracks")
+        }
+    }
+
+    // MARK: Ordered media events
+
+    /// The offer with a fresh DTLS identity: the relay must replace the publish transport.
+    static func offerWithNewIdentity() -> String {
+        let hex = (0..<32).map { _ in String(format: "%02X", UInt8.random(in: 0...255)) }.joined(separator: ":")
+        return offer.split(whereSeparator: \.isNewline).compactMap { line in
+            guard line.hasPrefix("a=fingerprint:") else { return String(line) }
+            return line.hasPrefix("a=fingerprint:sha-256 ") ? "a=fingerprint:sha-256 \(hex)" : nil
+        }.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// A publisher re-offers with a new DTLS identity: the relay closes the old transport while it
+    /// opens the new one. The old transport's closing must never be taken for the publisher's media
+    /// going away (its tracks unpublished, then published again), not once in 100 re-offers; and
+    /// the room's events stay in order, so the last transport's closing is heard after all of them.
+    @Test func aPublisherReofferingWhileItsOldTransportClosesNeverLosesItsTracks() async throws {
+        try await Relay.run { relay in
+            let room = try await relay.registry.room(named: "ward-9")
+            let (cart, cartConnection) = try await Self.join(room, "cart", .cart)
+            let (_, expertConnection) = try await Self.join(room, "expert", .expert)
+            try await Self.publish(room, cart, cartConnection)
+            var previous = try #require(try await relay.loopRooms()[room.mediaKey]?.publishers.first)
+            for round in 0..<100 {
+                let requestId = "reoffer-\(round)"
+                try await room.publishOffer(participantId: cart, body: SessionDescriptionBody(
+                    requestId: requestId, target: .publish, sdp: Self.offerWithNewIdentity()))
+                let answered = await cartConnection.inbox.next { if case .answer(let a) = $0, a.requestId == requestId { a } else { nil } }
+                #expect(answered != nil, "no answer to re-offer \(round)")
+                let media = try #require(try await relay.loopRooms()[room.mediaKey])
+                #expect(media.publishers.count == 1 && media.publishers.first != previous && media.producers == 2,
+                        "round \(round): publish transports \(media.publishers) (previous \(previous)), \(media.producers) producers")
+                previous = try #require(media.publishers.first)
+            }
+            // The current transport expires: the expert hears the tracks go, after everything before.
+            try await relay.expire(previous)
+            _ = await expertConnection.inbox.next { if case .trackUnpublished(let t) = $0, t.participantId == cart { t } else { nil } }
+            let announcements = await expertConnection.inbox.all.compactMap { message -> String? in
+                switch message {
+                case .trackPublished(let t) where t.track.participantId == cart: "published \(t.track.trackId)"
+                case .trackUnpublished(let t) where t.participantId == cart: "unpublished \(t.trackId)"
+                default: nil
+                }
+            }
+            #expect(announcements.filter { $0.hasPrefix("published") }.count == 2, "\(announcements)")
+            #expect(announcements.filter { $0.hasPrefix("unpublished") }.count <= 2, "\(announcements)")
+            #expect(announcements.prefix(2).allSatisfy { $0.hasPrefix("published") }, "\(announcements)")
+        }
     }
 
     // MARK: Camera control across a resume and the end of a room
@@ -272,73 +336,73 @@ import Testing
     }
 
     @Test func cameraControlSurvivesAResumeOfTheExpertAndOfTheCart() async throws {
-        let relay = try await Relay.start()
-        defer { Task { await relay.stop() } }
-        let room = try await relay.registry.room(named: "ward-6")
-        let (cart, cartConnection, expert, expertConnection) = try await Self.movingCamera(room)
+        try await Relay.run { relay in
+            let room = try await relay.registry.room(named: "ward-6")
+            let (cart, cartConnection, expert, expertConnection) = try await Self.movingCamera(room)
 
-        // The expert's socket drops: the relay stops its camera; then it resumes.
-        await room.detach(participantId: expert, outbox: expertConnection.outbox)
-        let stop = await cartConnection.inbox.next { if case .cameraCommand(let c) = $0, c.command == .stop { c } else { nil } }
-        #expect(stop?.from == "relay")
-        let resumedExpert = Connection()
-        _ = try await room.resume(participantId: expert, outbox: resumedExpert.outbox, requestId: nil, restartIce: false)
-        let told = await resumedExpert.inbox.next { if case .camerasAvailable(let c) = $0 { c } else { nil } }
-        #expect(told?.cameras.map(\.cameraId) == ["main"], "the resumed expert is told the cameras")
-        try await room.camera(.floorRequest(FloorBody(requestId: "floor-2", cameraId: "main")), from: expert)
-        let floor = await resumedExpert.inbox.next { message -> String? in
-            if case .floor(let f) = message, f.controller == expert { return "granted" }
-            if case .error(let e) = message { return e.code.rawValue }
-            return nil
-        }
-        #expect(floor == "granted")
-        try await room.camera(.cameraCommand(CameraCommandBody(requestId: "a", cameraId: "main", commandId: "a", command: .absolute(pan: 30, tilt: 10, zoom: 2))), from: expert)
-        let absolute = try #require(await cartConnection.inbox.next { if case .cameraCommand(let c) = $0, c.command != .stop { c } else { nil } })
-        try await room.camera(.cameraAck(CameraAckBody(cameraId: "main", commandId: absolute.commandId, result: .ok,
-                                                       position: CameraPosition(pan: 30, tilt: 10, zoom: 2))), from: cart)
-        let ack = await resumedExpert.inbox.next { if case .cameraAck(let a) = $0 { a } else { nil } }
-        #expect(ack?.commandId == "a" && ack?.position == CameraPosition(pan: 30, tilt: 10, zoom: 2))
+            // The expert's socket drops: the relay stops its camera; then it resumes.
+            await room.detach(participantId: expert, outbox: expertConnection.outbox)
+            let stop = await cartConnection.inbox.next { if case .cameraCommand(let c) = $0, c.command == .stop { c } else { nil } }
+            #expect(stop?.from == "relay")
+            let resumedExpert = Connection()
+            _ = try await room.resume(participantId: expert, outbox: resumedExpert.outbox, requestId: nil, restartIce: false)
+            let told = await resumedExpert.inbox.next { if case .camerasAvailable(let c) = $0 { c } else { nil } }
+            #expect(told?.cameras.map(\.cameraId) == ["main"], "the resumed expert is told the cameras")
+            try await room.camera(.floorRequest(FloorBody(requestId: "floor-2", cameraId: "main")), from: expert)
+            let floor = await resumedExpert.inbox.next { message -> String? in
+                if case .floor(let f) = message, f.controller == expert { return "granted" }
+                if case .error(let e) = message { return e.code.rawValue }
+                return nil
+            }
+            #expect(floor == "granted")
+            try await room.camera(.cameraCommand(CameraCommandBody(requestId: "a", cameraId: "main", commandId: "a", command: .absolute(pan: 30, tilt: 10, zoom: 2))), from: expert)
+            let absolute = try #require(await cartConnection.inbox.next { if case .cameraCommand(let c) = $0, c.command != .stop { c } else { nil } })
+            try await room.camera(.cameraAck(CameraAckBody(cameraId: "main", commandId: absolute.commandId, result: .ok,
+                                                           position: CameraPosition(pan: 30, tilt: 10, zoom: 2))), from: cart)
+            let ack = await resumedExpert.inbox.next { if case .cameraAck(let a) = $0 { a } else { nil } }
+            #expect(ack?.commandId == "a" && ack?.position == CameraPosition(pan: 30, tilt: 10, zoom: 2))
 
-        // The cart's socket drops: its camera is withdrawn; after its resume it advertises again.
-        await room.detach(participantId: cart, outbox: cartConnection.outbox)
-        let resumedCart = Connection()
-        _ = try await room.resume(participantId: cart, outbox: resumedCart.outbox, requestId: nil, restartIce: false)
-        try await room.camera(.cameras(CamerasBody(requestId: "cameras-2", cameras: [Self.camera])), from: cart)
-        let advertised = await resumedExpert.inbox.next { message -> String? in
-            if case .camerasAvailable(let c) = message, c.participantId == cart, !c.cameras.isEmpty { return "advertised" }
-            return nil
+            // The cart's socket drops: its camera is withdrawn; after its resume it advertises again.
+            await room.detach(participantId: cart, outbox: cartConnection.outbox)
+            let resumedCart = Connection()
+            _ = try await room.resume(participantId: cart, outbox: resumedCart.outbox, requestId: nil, restartIce: false)
+            try await room.camera(.cameras(CamerasBody(requestId: "cameras-2", cameras: [Self.camera])), from: cart)
+            let advertised = await resumedExpert.inbox.next { message -> String? in
+                if case .camerasAvailable(let c) = message, c.participantId == cart, !c.cameras.isEmpty { return "advertised" }
+                return nil
+            }
+            #expect(advertised == "advertised")
+            let cartErrors = await resumedCart.inbox.all.compactMap { if case .error(let e) = $0 { e.code } else { nil } }
+            #expect(cartErrors.isEmpty, "the resumed cart was refused: \(cartErrors)")
         }
-        #expect(advertised == "advertised")
-        let cartErrors = await resumedCart.inbox.all.compactMap { if case .error(let e) = $0 { e.code } else { nil } }
-        #expect(cartErrors.isEmpty, "the resumed cart was refused: \(cartErrors)")
     }
 
     @Test func anOperatorEndingTheConsultationStopsAMovingCameraBeforeTheClose() async throws {
-        let relay = try await Relay.start()
-        defer { Task { await relay.stop() } }
-        let room = try await relay.registry.room(named: "ward-7")
-        let (_, cartConnection, _, _) = try await Self.movingCamera(room)
-        _ = await room.endByOperator(operator: "night-operator")
-        let stop = await cartConnection.inbox.next { message -> String? in
-            if case .cameraCommand(let c) = message, c.command == .stop { return "stop from \(c.from ?? "-")" }
-            if case .left = message { return "left first" }
-            return nil
+        try await Relay.run { relay in
+            let room = try await relay.registry.room(named: "ward-7")
+            let (_, cartConnection, _, _) = try await Self.movingCamera(room)
+            _ = await room.endByOperator(operator: "night-operator")
+            let stop = await cartConnection.inbox.next { message -> String? in
+                if case .cameraCommand(let c) = message, c.command == .stop { return "stop from \(c.from ?? "-")" }
+                if case .left = message { return "left first" }
+                return nil
+            }
+            #expect(stop == "stop from relay")
         }
-        #expect(stop == "stop from relay")
     }
 
     @Test func aServerShutdownStopsAMovingCameraBeforeTheClose() async throws {
-        let relay = try await Relay.start()
-        defer { Task { await relay.media.shutdown() } }
-        let room = try await relay.registry.room(named: "ward-8")
-        let (_, cartConnection, _, _) = try await Self.movingCamera(room)
-        await relay.registry.shutdown()
-        let stop = await cartConnection.inbox.next { message -> String? in
-            if case .cameraCommand(let c) = message, c.command == .stop { return "stop from \(c.from ?? "-")" }
-            if case .left = message { return "left first" }
-            return nil
+        try await Relay.run(stopping: .mediaOnly) { relay in
+            let room = try await relay.registry.room(named: "ward-8")
+            let (_, cartConnection, _, _) = try await Self.movingCamera(room)
+            await relay.registry.shutdown()
+            let stop = await cartConnection.inbox.next { message -> String? in
+                if case .cameraCommand(let c) = message, c.command == .stop { return "stop from \(c.from ?? "-")" }
+                if case .left = message { return "left first" }
+                return nil
+            }
+            #expect(stop == "stop from relay")
+            #expect(try await relay.loopRooms().isEmpty)
         }
-        #expect(stop == "stop from relay")
-        #expect(try await relay.loopRooms().isEmpty)
     }
 }
