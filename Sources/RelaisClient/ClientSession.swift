@@ -345,7 +345,7 @@ public final class ClientSession: @unchecked Sendable {
         }
     }
 
-    private func makeTransport(local: ClientNegotiation.Local, remote: RemoteTransport) throws -> UncheckedBox<ClientTransport> {
+    private func makeTransport(local: ClientNegotiation.Local, remote: SDPTransportAttributes) throws -> UncheckedBox<ClientTransport> {
         var configuration = TransportConfiguration()
         configuration.srtpProfiles = options.srtpProfiles
         return UncheckedBox(try ClientTransport(

@@ -18,9 +18,10 @@ public struct EchoNegotiationError: Error, CustomStringConvertible {
 /// transport with rtcp-mux, keeps one codec per section (the peer's first supported choice, so the
 /// echo needs no transcoding), and announces its own SSRC per section for the media it sends back.
 public enum EchoNegotiation {
-    /// Video codecs the relay forwards, in order of preference when the offer lists several.
-    public static let videoCodecs = ["VP8", "H264", "VP9", "AV1"]
-    public static let audioCodecs = ["opus"]
+    /// The codecs of rooms, in their order of preference: the echo test answers with what a
+    /// consultation would (an echo that took AV1, which rooms do not forward, would mislead).
+    public static var videoCodecs: [String] { RoomNegotiation.videoCodecs }
+    public static var audioCodecs: [String] { RoomNegotiation.audioCodecs }
     /// Feedback the echo honours (it translates NACK, PLI and FIR, as rooms do); congestion
     /// feedback is not offered back because the echo does not estimate bandwidth.
     public static var feedback: Set<String> { RoomNegotiation.feedback }
@@ -55,35 +56,32 @@ public enum EchoNegotiation {
         } catch {
             throw EchoNegotiationError.invalidSDP(error)
         }
-        guard let first = offer.media.first else {
-            throw EchoNegotiationError.unacceptable("no_media", "the offer has no media section")
-        }
-        guard let ufrag = offer.iceUfrag(for: first), offer.icePassword(for: first) != nil else {
-            throw EchoNegotiationError.unacceptable("missing_ice_credentials", "the offer has no ice-ufrag/ice-pwd")
-        }
-        let fingerprint: DTLSFingerprint
+        let transport: SDPTransportAttributes
         do {
-            guard let f = try offer.fingerprint(for: first) else {
-                throw EchoNegotiationError.unacceptable("missing_fingerprint", "the offer has no a=fingerprint")
-            }
-            fingerprint = f
-            if try offer.setup(for: first) == .passive {
-                throw EchoNegotiationError.unacceptable("setup_conflict", "the relay is always DTLS server; offer a=setup:actpass or active")
-            }
-        } catch let error as SDPError {
-            throw EchoNegotiationError.invalidSDP(error)
-        } catch let error as EchoNegotiationError {
-            throw error
+            transport = try SDPTransportAttributes(reading: offer)
         } catch {
-            throw EchoNegotiationError.invalidSDP("\(error)")
+            switch error {
+            case .noMediaSection:
+                throw EchoNegotiationError.unacceptable("no_media", "the offer has no media section")
+            case .missingICECredentials, .invalidICECredentials:
+                throw EchoNegotiationError.unacceptable("missing_ice_credentials", "the offer has no valid ice-ufrag/ice-pwd (RFC 8839 §5.4)")
+            case .missingFingerprint:
+                throw EchoNegotiationError.unacceptable("missing_fingerprint", "the offer has no a=fingerprint")
+            case .malformed(let error):
+                throw EchoNegotiationError.invalidSDP(error)
+            }
         }
+        if transport.setup == .passive {
+            throw EchoNegotiationError.unacceptable("setup_conflict", "the relay is always DTLS server; offer a=setup:actpass or active")
+        }
+        let (ufrag, fingerprint) = (transport.credentials.ufrag, transport.fingerprint)
         var sections: [Section] = []
         for m in offer.media {
             sections.append(try section(answering: m, videoSSRC: videoSSRC, audioSSRC: audioSSRC))
         }
         let plan = Plan(remoteUfrag: ufrag, remoteFingerprint: fingerprint, sections: sections, videoSSRC: videoSSRC, audioSSRC: audioSSRC)
         guard !plan.accepted.isEmpty else {
-            throw EchoNegotiationError.unacceptable("no_supported_codec", "no media section offers VP8, H.264, VP9, AV1 or Opus over UDP/TLS/RTP/SAVPF")
+            throw EchoNegotiationError.unacceptable("no_supported_codec", "no media section offers VP8, H.264, VP9 or Opus over UDP/TLS/RTP/SAVPF")
         }
         return plan
     }
@@ -92,28 +90,15 @@ public enum EchoNegotiation {
     public static func answerSDP(
         _ plan: Plan, credentials: ICECredentials, fingerprint: DTLSFingerprint, address localAddress: TransportAddress, sessionID: UInt64
     ) -> String {
-        var answer = SessionDescription(lines: [
-            SDPLine(type: "v", value: "0"),
-            SDPLine(type: "o", value: "relais \(sessionID) 1 IN \(localAddress.ip.isIPv4 ? "IP4" : "IP6") \(localAddress.ip)"),
-            SDPLine(type: "s", value: "relais echo"),
-            SDPLine(type: "t", value: "0 0"),
-        ])
+        let local = RoomNegotiation.local(credentials: credentials, fingerprint: fingerprint, address: localAddress)
+        var answer = local.sessionHeader(username: "relais", sessionID: sessionID, version: 1, name: "relais echo")
         answer.addAttribute("ice-lite")
         let mids = plan.accepted.compactMap(\.media.mid)
         answer.addAttribute("group", (["BUNDLE"] + mids).joined(separator: " "))
-        let candidate = ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: localAddress, type: .host)
         for var section in plan.sections {
             if section.media.port != 0 {
-                section.media.port = Int(localAddress.port)
-                section.media.updateMLine()
-                section.media.lines.insert(SDPLine(type: "c", value: "IN \(localAddress.ip.isIPv4 ? "IP4" : "IP6") \(localAddress.ip)"), at: 0)
-                section.media.addAttribute("ice-ufrag", credentials.ufrag)
-                section.media.addAttribute("ice-pwd", credentials.password)
-                section.media.addAttribute("ice-options", "ice2")
-                section.media.addAttribute("fingerprint", fingerprint.description)
-                section.media.addAttribute("setup", "passive")
-                section.media.addAttribute(candidate.sdpValue)
-                section.media.addAttribute("end-of-candidates")
+                local.write(into: &section.media, setup: .passive)
+                local.writeCandidates(into: &section.media)
             }
             answer.media.append(section.media)
         }

@@ -2,21 +2,6 @@ public import RelaisSignaling
 public import RelaisTransport
 public import RelaisWire
 
-/// The peer's side of one transport, from its SDP (RFC 8839 §5.4, RFC 8842 §5).
-public struct PeerTransportParameters: Sendable, Equatable {
-    public var ufrag: String
-    public var password: String
-    public var fingerprint: DTLSFingerprint
-    public var setup: SDPSetupRole?
-
-    public init(ufrag: String, password: String, fingerprint: DTLSFingerprint, setup: SDPSetupRole?) {
-        self.ufrag = ufrag
-        self.password = password
-        self.fingerprint = fingerprint
-        self.setup = setup
-    }
-}
-
 /// One published media section the relay accepted: what it forwards and how to recognise it.
 public struct PublishedSection: Sendable, Equatable {
     public var mid: String
@@ -38,19 +23,6 @@ public struct PublishedSection: Sendable, Equatable {
     /// The codec's RTP clock rate; `acceptedSections` only accepts 90000 or 48000, and the
     /// conversion saturates rather than trap for a section built by other code.
     public var clockRate: UInt32 { UInt32(clamping: codec.rtpMap.clockRate) }
-}
-
-/// The relay's local side of a transport, for the SDP it writes.
-public struct LocalTransportParameters: Sendable {
-    public var credentials: ICECredentials
-    public var fingerprint: DTLSFingerprint
-    public var address: TransportAddress
-
-    public init(credentials: ICECredentials, fingerprint: DTLSFingerprint, address: TransportAddress) {
-        self.credentials = credentials
-        self.fingerprint = fingerprint
-        self.address = address
-    }
 }
 
 /// A header extension's id in the publisher's packets and in what a subscriber negotiated.
@@ -126,7 +98,7 @@ public enum RoomNegotiation {
     /// Everything the relay decided about a publish offer before touching any state.
     public struct PublishNegotiation: Sendable, Equatable {
         public var offer: SessionDescription
-        public var remote: PeerTransportParameters
+        public var remote: SDPTransportAttributes
         /// One entry per offered m-section: the accepted track, or nil (port 0 in the answer).
         public var accepted: [PublishedSection?]
 
@@ -174,7 +146,7 @@ public enum RoomNegotiation {
 
     /// `negotiatePublishOffer` and the answer's text in one call, for a given local transport.
     public static func answerPublishOffer(
-        _ text: String, local: LocalTransportParameters, sessionID: UInt64, version: Int, limits: Limits = .default
+        _ text: String, local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int, limits: Limits = .default
     ) throws(SignalingError) -> (negotiation: PublishNegotiation, answer: String) {
         let negotiation = try negotiatePublishOffer(text, limits: limits)
         return (negotiation, publishAnswer(negotiation, local: local, sessionID: sessionID, version: version))
@@ -182,7 +154,7 @@ public enum RoomNegotiation {
 
     /// What the relay takes from a subscriber's answer to its offer `slots`.
     public struct SubscribeAcceptance: Sendable, Equatable {
-        public var remote: PeerTransportParameters
+        public var remote: SDPTransportAttributes
         /// The offered tracks whose section the subscriber accepted, with its extension ids.
         public var subscriptions: [Subscription]
     }
@@ -244,23 +216,18 @@ public enum RoomNegotiation {
         }
     }
 
-    /// ICE credentials, fingerprint and setup role of the first section (all sections are bundled).
-    public static func transportParameters(of sdp: SessionDescription) throws(SignalingError) -> PeerTransportParameters {
-        guard let first = sdp.media.first(where: { $0.port != 0 }) ?? sdp.media.first else {
-            throw SignalingError(.invalidSDP, "no media section")
+    /// ICE credentials, fingerprint and setup role of the peer's SDP (`SDPTransportAttributes`).
+    public static func transportParameters(of sdp: SessionDescription) throws(SignalingError) -> SDPTransportAttributes {
+        do {
+            return try SDPTransportAttributes(reading: sdp)
+        } catch {
+            throw SignalingError(.invalidSDP, error.description)
         }
-        guard let ufrag = sdp.iceUfrag(for: first), let password = sdp.icePassword(for: first) else {
-            throw SignalingError(.invalidSDP, "missing a=ice-ufrag or a=ice-pwd")
-        }
-        // RFC 8839 §5.4: ufrag 4-256 and password 22-256 ice-chars; they end up in STUN usernames.
-        guard (4...256).contains(ufrag.utf8.count), SDPGrammar.isICEString(ufrag),
-              (22...256).contains(password.utf8.count), SDPGrammar.isICEString(password) else {
-            throw SignalingError(.invalidSDP, "a=ice-ufrag must be 4-256 and a=ice-pwd 22-256 ice-chars (RFC 8839 §5.4)")
-        }
-        let fingerprint = try Self.sdp { () throws(SDPError) in try sdp.fingerprint(for: first) }
-        guard let fingerprint else { throw SignalingError(.invalidSDP, "missing a=fingerprint") }
-        let setup = try Self.sdp { () throws(SDPError) in try sdp.setup(for: first) }
-        return PeerTransportParameters(ufrag: ufrag, password: password, fingerprint: fingerprint, setup: setup)
+    }
+
+    /// The relay's side of a transport: an RFC 8445 ICE-lite agent (`a=ice-options:ice2`).
+    public static func local(credentials: ICECredentials, fingerprint: DTLSFingerprint, address: TransportAddress) -> SDPTransportAttributes.Local {
+        SDPTransportAttributes.Local(credentials: credentials, fingerprint: fingerprint, address: address, iceOptions: "ice2")
     }
 
     /// The sections of a publish offer the relay accepts (nil: rejected, port 0 in the answer).
@@ -322,37 +289,10 @@ public enum RoomNegotiation {
 
     // MARK: Writing
 
-    static func sessionHeader(_ local: LocalTransportParameters, sessionID: UInt64, version: Int, name: String) -> SessionDescription {
-        let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
-        var sdp = SessionDescription(lines: [
-            SDPLine(type: "v", value: "0"),
-            SDPLine(type: "o", value: "relais \(sessionID) \(version) IN \(ipv) \(local.address.ip)"),
-            SDPLine(type: "s", value: name),
-            SDPLine(type: "t", value: "0 0"),
-        ])
+    static func sessionHeader(_ local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int, name: String) -> SessionDescription {
+        var sdp = local.sessionHeader(username: "relais", sessionID: sessionID, version: version, name: name)
         sdp.addAttribute("ice-lite")
         return sdp
-    }
-
-    static func addTransport(_ m: inout MediaDescription, _ local: LocalTransportParameters, setup: String) {
-        let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
-        m.port = Int(local.address.port)
-        m.updateMLine()
-        m.lines.insert(SDPLine(type: "c", value: "IN \(ipv) \(local.address.ip)"), at: 0)
-        m.addAttribute("ice-ufrag", local.credentials.ufrag)
-        m.addAttribute("ice-pwd", local.credentials.password)
-        m.addAttribute("ice-options", "ice2")
-        m.addAttribute("fingerprint", local.fingerprint.description)
-        m.addAttribute("setup", setup)
-    }
-
-    static func addCandidates(_ m: inout MediaDescription, _ local: LocalTransportParameters) {
-        m.addAttribute(candidate(local).sdpValue)
-        m.addAttribute("end-of-candidates")
-    }
-
-    public static func candidate(_ local: LocalTransportParameters) -> ICECandidate {
-        ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: local.address, type: .host)
     }
 
     static func addCodec(_ m: inout MediaDescription, _ codec: SDPCodec) {
@@ -367,13 +307,13 @@ public enum RoomNegotiation {
     }
 
     /// The answer to a negotiated publish offer.
-    public static func publishAnswer(_ negotiation: PublishNegotiation, local: LocalTransportParameters, sessionID: UInt64, version: Int) -> String {
+    public static func publishAnswer(_ negotiation: PublishNegotiation, local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int) -> String {
         publishAnswer(offer: negotiation.offer, accepted: negotiation.accepted, local: local, sessionID: sessionID, version: version)
     }
 
     /// The answer to a publish offer: accepted sections `recvonly` with one codec each.
     public static func publishAnswer(
-        offer: SessionDescription, accepted: [PublishedSection?], local: LocalTransportParameters, sessionID: UInt64, version: Int
+        offer: SessionDescription, accepted: [PublishedSection?], local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int
     ) -> String {
         var answer = sessionHeader(local, sessionID: sessionID, version: version, name: "relais publish")
         answer.addAttribute("group", (["BUNDLE"] + accepted.compactMap { $0?.mid }).joined(separator: " "))
@@ -386,14 +326,14 @@ public enum RoomNegotiation {
                 continue
             }
             var m = MediaDescription(kind: offered.kind, port: 9, proto: offered.proto, formats: [String(section.codec.payloadType)])
-            addTransport(&m, local, setup: "passive")
+            local.write(into: &m, setup: .passive)
             m.addAttribute("mid", section.mid)
             m.addAttribute("recvonly")
             m.addAttribute("rtcp-mux")
             if offered.hasAttribute("rtcp-rsize") { m.addAttribute("rtcp-rsize") }
             for ext in section.extensions { m.addAttribute("extmap", ExtensionMap(id: ext.id, uri: ext.uri).sdpValue) }
             addCodec(&m, section.codec)
-            addCandidates(&m, local)
+            local.writeCandidates(into: &m)
             answer.media.append(m)
         }
         return answer.serialize()
@@ -443,14 +383,14 @@ public enum RoomNegotiation {
         }
     }
 
-    public static func subscribeOffer(slots: [SubscribeSlot], local: LocalTransportParameters, sessionID: UInt64, version: Int) -> String {
+    public static func subscribeOffer(slots: [SubscribeSlot], local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int) -> String {
         var offer = sessionHeader(local, sessionID: sessionID, version: version, name: "relais subscribe")
         offer.addAttribute("group", (["BUNDLE"] + slots.map(\.mid)).joined(separator: " "))
         offer.addAttribute("msid-semantic", " WMS *")
         for slot in slots {
             let codec = slot.codec ?? placeholderCodec(slot.kind)
             var m = MediaDescription(kind: slot.kind.rawValue, port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(codec.payloadType)])
-            addTransport(&m, local, setup: "actpass")
+            local.write(into: &m, setup: .actpass)
             m.addAttribute("mid", slot.mid)
             m.addAttribute("rtcp-mux")
             m.addAttribute("rtcp-rsize")
@@ -464,7 +404,7 @@ public enum RoomNegotiation {
             } else {
                 m.addAttribute("inactive")
             }
-            addCandidates(&m, local)
+            local.writeCandidates(into: &m)
             offer.media.append(m)
         }
         return offer.serialize()

@@ -25,7 +25,7 @@ import Testing
         return lines.map { $0 + "\r\n" }.joined() + extraSections
     }
 
-    static let local = LocalTransportParameters(
+    static let local = RoomNegotiation.local(
         credentials: ICECredentials(ufrag: "relaisUF", password: "relaisPasswordRelaisPassword"),
         fingerprint: DTLSFingerprint(algorithm: "sha-256", bytes: Array(repeating: 0xAB, count: 32)),
         address: TransportAddress(ip: .loopbackV4, port: 40000))
@@ -192,7 +192,7 @@ import Testing
 
     @Test func aValidAnswerSubscribesToBothTracks() throws {
         let acceptance = try RoomNegotiation.acceptSubscribeAnswer(Self.answer(), offered: Self.slots)
-        #expect(acceptance.remote.ufrag == "wxyz")
+        #expect(acceptance.remote.credentials.ufrag == "wxyz")
         #expect(acceptance.subscriptions.map(\.trackID) == ["p-1-0", "p-1-1"])
         #expect(acceptance.subscriptions.last?.extensions == [ExtensionIDMapping(publisher: 5, subscriber: 1)])
     }
@@ -225,5 +225,18 @@ import Testing
         for line in ["a=ssrc:", "a=rtpmap:96 VP8/4294967296", "a=mid:0\r1"] {
             #expect(throws: EchoNegotiationError.self) { try EchoNegotiation.plan(offer: Self.offer(video: [line]), videoSSRC: 1, audioSSRC: 2) }
         }
+    }
+
+    /// The echo reads an offer's transport as rooms do (it used to take any ufrag) and takes the
+    /// codecs rooms take (it used to answer AV1, which no room forwards).
+    @Test func echoAndRoomsAgreeOnTransportAndCodecs() throws {
+        let colonUfrag = Self.offer().replacingOccurrences(of: "a=ice-ufrag:abcd", with: "a=ice-ufrag:ab:cd")
+        #expect(Self.refusal(colonUfrag) == .invalidSDP)
+        let refused = #expect(throws: EchoNegotiationError.self) { try EchoNegotiation.plan(offer: colonUfrag, videoSSRC: 1, audioSSRC: 2) }
+        #expect(refused?.code == "missing_ice_credentials")
+        let av1 = Self.offer().replacingOccurrences(of: "VP8/90000", with: "AV1/90000")
+        let plan = try EchoNegotiation.plan(offer: av1, videoSSRC: 1, audioSSRC: 2)
+        #expect(plan.accepted.map(\.media.kind) == ["audio"], "AV1 is not forwarded by rooms, so not echoed")
+        #expect(EchoNegotiation.videoCodecs == RoomNegotiation.videoCodecs)
     }
 }

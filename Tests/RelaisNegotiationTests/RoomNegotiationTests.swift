@@ -13,7 +13,7 @@ import Testing
         return try String(contentsOf: url, encoding: .utf8)
     }
 
-    static let local = LocalTransportParameters(
+    static let local = RoomNegotiation.local(
         credentials: ICECredentials(ufrag: "relaisUF", password: "relaisPasswordRelaisPassword"),
         fingerprint: DTLSFingerprint(algorithm: "sha-256", bytes: Array(repeating: 0xAB, count: 32)),
         address: TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000))
@@ -22,7 +22,7 @@ import Testing
     func publishAnswerToARealOffer(_ name: String) throws {
         let offer = try RoomNegotiation.parse(try Self.fixture(name))
         let remote = try RoomNegotiation.transportParameters(of: offer)
-        #expect(!remote.ufrag.isEmpty)
+        #expect(!remote.credentials.ufrag.isEmpty)
         let accepted = try RoomNegotiation.acceptedSections(of: offer)
         #expect(accepted.count == offer.media.count)
         let video = try #require(accepted.compactMap { $0 }.first { $0.kind == .video })

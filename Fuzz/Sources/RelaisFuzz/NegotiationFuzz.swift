@@ -9,7 +9,7 @@ import RelaisWire
 /// wrote must not reach a subscriber as a line of its own: the subscribe offer built from an
 /// accepted publish offer parses, has one m-section per track, and no control character.
 enum NegotiationFuzz {
-    static let local = LocalTransportParameters(
+    static let local = RoomNegotiation.local(
         credentials: ICECredentials(ufrag: "relaisUF", password: "relaisPasswordRelaisPassword"),
         fingerprint: DTLSFingerprint(algorithm: "sha-256", bytes: Array(repeating: 0xAB, count: 32)),
         address: TransportAddress(ip: .v4(0x7F00_0001), port: 40000))

@@ -2,13 +2,6 @@ public import RelaisSignaling
 public import RelaisTransport
 public import RelaisWire
 
-/// The relay's side of a transport, read from its SDP.
-public struct RemoteTransport: Sendable {
-    public var credentials: ICECredentials
-    public var fingerprint: DTLSFingerprint
-    public var candidates: [ICECandidate]
-}
-
 /// A media section the client receives, from the relay's subscribe offer.
 public struct ReceivedSection: Sendable, Equatable {
     public var mid: String
@@ -37,41 +30,11 @@ public enum ClientNegotiation {
     public static let absSendTimeExtensionID: UInt8 = 2
     public static let audioLevelExtensionID: UInt8 = 3
 
-    public struct Local: Sendable {
-        public var credentials: ICECredentials
-        public var fingerprint: DTLSFingerprint
-        public var address: TransportAddress
-        public init(credentials: ICECredentials, fingerprint: DTLSFingerprint, address: TransportAddress) {
-            self.credentials = credentials
-            self.fingerprint = fingerprint
-            self.address = address
-        }
-    }
+    /// The client's side of a transport: the relay's `SDPTransportAttributes.Local`, without ICE options.
+    public typealias Local = SDPTransportAttributes.Local
 
     private static func header(_ local: Local, version: Int) -> SessionDescription {
-        let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
-        return SessionDescription(lines: [
-            SDPLine(type: "v", value: "0"),
-            SDPLine(type: "o", value: "relais-client \(UInt32.random(in: 1...UInt32.max)) \(version) IN \(ipv) \(local.address.ip)"),
-            SDPLine(type: "s", value: "relais-client"),
-            SDPLine(type: "t", value: "0 0"),
-        ])
-    }
-
-    private static func transport(_ m: inout MediaDescription, _ local: Local, setup: String) {
-        let ipv = local.address.ip.isIPv4 ? "IP4" : "IP6"
-        m.port = Int(local.address.port)
-        m.updateMLine()
-        m.lines.insert(SDPLine(type: "c", value: "IN \(ipv) \(local.address.ip)"), at: 0)
-        m.addAttribute("ice-ufrag", local.credentials.ufrag)
-        m.addAttribute("ice-pwd", local.credentials.password)
-        m.addAttribute("fingerprint", local.fingerprint.description)
-        m.addAttribute("setup", setup)
-    }
-
-    private static func candidate(_ m: inout MediaDescription, _ local: Local) {
-        m.addAttribute(ICECandidate(foundation: "1", priority: iceCandidatePriority(type: .host), address: local.address, type: .host).sdpValue)
-        m.addAttribute("end-of-candidates")
+        local.sessionHeader(username: "relais-client", sessionID: UInt64(UInt32.random(in: 1...UInt32.max)), version: version, name: "relais-client")
     }
 
     /// The publish offer: a VP8 video section (mid 0) and an Opus audio section (mid 1), sendonly.
@@ -84,7 +47,7 @@ public enum ClientNegotiation {
         sdp.addAttribute("msid-semantic", " WMS \(stream)")
         if let ssrc = videoSSRC {
             var m = MediaDescription(kind: "video", port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(videoPayloadType)])
-            transport(&m, local, setup: "actpass")
+            local.write(into: &m, setup: .actpass)
             m.addAttribute("mid", "0")
             m.addAttribute("sendonly")
             m.addAttribute("rtcp-mux")
@@ -96,12 +59,12 @@ public enum ClientNegotiation {
             }
             m.addAttribute("msid", "\(stream) \(stream)-video")
             m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: stream).sdpValue)
-            candidate(&m, local)
+            local.writeCandidates(into: &m)
             sdp.media.append(m)
         }
         if let ssrc = audioSSRC {
             var m = MediaDescription(kind: "audio", port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(audioPayloadType)])
-            transport(&m, local, setup: "actpass")
+            local.write(into: &m, setup: .actpass)
             m.addAttribute("mid", "1")
             m.addAttribute("sendonly")
             m.addAttribute("rtcp-mux")
@@ -112,34 +75,29 @@ public enum ClientNegotiation {
             m.addAttribute("fmtp", "\(audioPayloadType) minptime=10;useinbandfec=1")
             m.addAttribute("msid", "\(stream) \(stream)-audio")
             m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: stream).sdpValue)
-            candidate(&m, local)
+            local.writeCandidates(into: &m)
             sdp.media.append(m)
         }
         return sdp.serialize()
     }
 
-    /// ICE credentials, fingerprint and candidates of the relay's SDP (offer or answer).
-    public static func remoteTransport(_ text: String) throws(ClientNegotiationError) -> (SessionDescription, RemoteTransport) {
+    /// The relay's SDP (offer or answer) and its transport (`SDPTransportAttributes`), which must
+    /// list a UDP candidate: the relay is ICE-lite and never learns the client's address otherwise.
+    public static func remoteTransport(_ text: String) throws(ClientNegotiationError) -> (SessionDescription, SDPTransportAttributes) {
         let sdp: SessionDescription
+        let transport: SDPTransportAttributes
         do {
             sdp = try SessionDescription(parsing: text)
         } catch {
             throw .invalid("\(error)")
         }
-        guard let first = sdp.media.first(where: { $0.port != 0 }),
-              let ufrag = sdp.iceUfrag(for: first), let password = sdp.icePassword(for: first)
-        else { throw .invalid("no ICE credentials") }
-        guard let fingerprint = try? sdp.fingerprint(for: first) else { throw .invalid("no fingerprint") }
-        var candidates: [ICECandidate] = []
-        for m in sdp.media {
-            for c in (try? m.candidates()) ?? [] where c.transport.lowercased() == "udp" {
-                guard let ip = IPAddress(c.address) else { continue }
-                let candidate = ICECandidate(foundation: c.foundation, priority: c.priority, address: TransportAddress(ip: ip, port: c.port), type: .host)
-                if !candidates.contains(where: { $0.address == candidate.address }) { candidates.append(candidate) }
-            }
+        do {
+            transport = try SDPTransportAttributes(reading: sdp)
+        } catch {
+            throw .invalid(error.description)
         }
-        guard !candidates.isEmpty else { throw .invalid("no UDP candidate") }
-        return (sdp, RemoteTransport(credentials: ICECredentials(ufrag: ufrag, password: password), fingerprint: fingerprint, candidates: candidates))
+        guard !transport.candidates.isEmpty else { throw .invalid("no UDP candidate") }
+        return (sdp, transport)
     }
 
     /// The answer to a subscribe offer: VP8 and Opus sections accepted `recvonly`, the rest inactive.
@@ -154,7 +112,7 @@ public enum ClientNegotiation {
             let wanted = offered.kind == "video" ? "VP8" : "opus"
             let codec = codecs.first { $0.name.caseInsensitiveCompare(wanted) == .orderedSame }
             if let codec { m.formats = [String(codec.payloadType)]; m.updateMLine() }
-            transport(&m, local, setup: "active")
+            local.write(into: &m, setup: .active)
             m.addAttribute("mid", mid)
             m.addAttribute("rtcp-mux")
             if offered.hasAttribute("rtcp-rsize") { m.addAttribute("rtcp-rsize") }
@@ -175,7 +133,7 @@ public enum ClientNegotiation {
                 m.addAttribute("inactive")
                 if let codec { m.addAttribute("rtpmap", codec.rtpMap.sdpValue) }
             }
-            candidate(&m, local)
+            local.writeCandidates(into: &m)
             answer.media.append(m)
         }
         return (answer.serialize(), received)

@@ -29,11 +29,11 @@ extension Room {
         let roomName = mediaKey
         let events = mediaEvents()
         if let transport = participant.publishTransport, let previous = participant.publishRemote, previous.fingerprint == remote.fingerprint {
-            if previous.ufrag != remote.ufrag {
+            if previous.credentials.ufrag != remote.credentials.ufrag {
                 let local = ICECredentials.random()
                 participant.publishLocal = local
                 newCredentials = true
-                _ = try? await media.onLoop(loop) { $0.restartICE(transport, local: local, remoteUfrag: remote.ufrag) }
+                _ = try? await media.onLoop(loop) { $0.restartICE(transport, local: local, remoteUfrag: remote.credentials.ufrag) }
             }
         } else {
             if let old = participant.publishTransport {
@@ -49,7 +49,7 @@ extension Room {
                 opened = try await media.onLoop(loop) { loop in
                     let room = loop.room(named: roomName, events: events)
                     let session = PublisherSession(room: room)
-                    let (id, credentials) = try loop.addTransport(remoteUfrag: remote.ufrag, remoteFingerprint: remote.fingerprint, purpose: .publisher(session))
+                    let (id, credentials) = try loop.addTransport(remoteUfrag: remote.credentials.ufrag, remoteFingerprint: remote.fingerprint, purpose: .publisher(session))
                     return (id, credentials)
                 }
             } catch {
@@ -70,7 +70,7 @@ extension Room {
         }
 
         participant.publishVersion += 1
-        let localParameters = LocalTransportParameters(credentials: local, fingerprint: media.certificate.fingerprintSHA256, address: address)
+        let localParameters = RoomNegotiation.local(credentials: local, fingerprint: media.certificate.fingerprintSHA256, address: address)
         let answer = RoomNegotiation.publishAnswer(negotiation, local: localParameters, sessionID: sessionID, version: participant.publishVersion)
         outbox.send(.answer(SessionDescriptionBody(requestId: body.requestId, target: .publish, sdp: answer)))
         if newCredentials { sendCandidates(outbox, target: .publish, local: localParameters, mid: sections.first?.mid) }
@@ -94,8 +94,8 @@ extension Room {
         }
     }
 
-    func sendCandidates(_ outbox: Outbox, target: PeerConnectionTarget, local: LocalTransportParameters, mid: String?) {
-        let candidate = RoomNegotiation.candidate(local)
+    func sendCandidates(_ outbox: Outbox, target: PeerConnectionTarget, local: SDPTransportAttributes.Local, mid: String?) {
+        let candidate = local.candidate
         outbox.send(.candidate(CandidateBody(target: target, candidate: CandidateInit(candidate: candidate.sdpValue, sdpMid: mid, sdpMLineIndex: 0, usernameFragment: local.credentials.ufrag))))
         outbox.send(.candidate(CandidateBody(target: target, candidate: nil)))
     }

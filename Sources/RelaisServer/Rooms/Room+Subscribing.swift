@@ -48,7 +48,7 @@ extension Room {
         participant.slots = slots
         participant.outstanding = (participant.revision, slots, credentials)
         participant.renegotiationPending = false
-        let local = LocalTransportParameters(credentials: credentials, fingerprint: media.certificate.fingerprintSHA256, address: address)
+        let local = RoomNegotiation.local(credentials: credentials, fingerprint: media.certificate.fingerprintSHA256, address: address)
         let sdp = RoomNegotiation.subscribeOffer(slots: slots, local: local, sessionID: sessionID, version: participant.revision)
         outbox.send(.offer(SessionDescriptionBody(target: .subscribe, revision: participant.revision, sdp: sdp)))
         if newCredentials || participant.candidatesSent != credentials.ufrag {
@@ -70,8 +70,8 @@ extension Room {
         let events = mediaEvents()
         let credentials = outstanding.credentials
         if let transport = participant.subscribeTransport {
-            if participant.subscribeLocal?.ufrag != credentials.ufrag || participant.subscribeRemoteUfrag != remote.ufrag {
-                _ = try? await media.onLoop(loop) { $0.restartICE(transport, local: credentials, remoteUfrag: remote.ufrag) }
+            if participant.subscribeLocal?.ufrag != credentials.ufrag || participant.subscribeRemoteUfrag != remote.credentials.ufrag {
+                _ = try? await media.onLoop(loop) { $0.restartICE(transport, local: credentials, remoteUfrag: remote.credentials.ufrag) }
             }
         } else {
             do {
@@ -79,7 +79,7 @@ extension Room {
                     let room = loop.room(named: roomName, events: events)
                     let session = SubscriberSession(room: room)
                     return try loop.addTransport(
-                        remoteUfrag: remote.ufrag, remoteFingerprint: remote.fingerprint, purpose: .subscriber(session),
+                        remoteUfrag: remote.credentials.ufrag, remoteFingerprint: remote.fingerprint, purpose: .subscriber(session),
                         credentials: credentials
                     ).id
                 }
@@ -88,7 +88,7 @@ extension Room {
             }
         }
         participant.subscribeLocal = credentials
-        participant.subscribeRemoteUfrag = remote.ufrag
+        participant.subscribeRemoteUfrag = remote.credentials.ufrag
         participant.iceRestartPending = false
         // Subscriptions: the offered tracks whose section the client accepted.
         let subscriptions = acceptance.subscriptions

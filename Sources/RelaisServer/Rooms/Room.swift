@@ -22,7 +22,7 @@ final class ParticipantState {
     // Publish connection (client offers).
     var publishTransport: TransportID?
     var publishLocal: ICECredentials?
-    var publishRemote: PeerTransportParameters?
+    var publishRemote: SDPTransportAttributes?
     var publishVersion = 0
     var published: [(section: PublishedSection, track: Track)] = []
 
