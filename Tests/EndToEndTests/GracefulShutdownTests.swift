@@ -12,10 +12,7 @@ import Glibc
     static let secret = "shutdown-test-secret-0123456789-abcdef-42"
 
     /// The executable the test build produced beside the test bundle.
-    static var serverBinary: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/relais-server")
-    }
+    static var serverBinary: URL { URL(fileURLWithPath: builtExecutable("relais-server")) }
 
     /// SIGTERM (15) from an init system, SIGINT (2) from an operator's Ctrl-C.
     @Test(arguments: [Int32(15), Int32(2)])

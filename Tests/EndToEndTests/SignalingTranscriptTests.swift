@@ -26,16 +26,17 @@ import Testing
 
     @Test(arguments: transcripts)
     func transcriptReplaysAgainstTheServer(_ name: String) async throws {
-        let server = try await ServerHarness.start { $0.signaling.tokenSecret = Self.secret }
-        defer { Task { await server.stop() } }
-        let result = try await runScript(
-            Self.signalingDirectory.appendingPathComponent("replay.py").path,
-            arguments: [
-                "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--secret", Self.secret,
-                Self.signalingDirectory.appendingPathComponent("transcripts").appendingPathComponent(name).path,
-            ], timeout: .seconds(60))
-        #expect(result.status == 0, "\(result.stdout)\(result.stderr.suffix(2000))")
-        #expect(result.stdout.contains("PASS \(name)"))
+        try await withFixtures { fixtures in
+            let server = try await fixtures.server { $0.signaling.tokenSecret = Self.secret }
+            let result = try await runScript(
+                Self.signalingDirectory.appendingPathComponent("replay.py").path,
+                arguments: [
+                    "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--secret", Self.secret,
+                    Self.signalingDirectory.appendingPathComponent("transcripts").appendingPathComponent(name).path,
+                ], timeout: .seconds(60))
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr.suffix(2000))")
+            #expect(result.stdout.contains("PASS \(name)"))
+        }
     }
 
     @Test func schemasAndTranscriptsAreSelfConsistent() async throws {

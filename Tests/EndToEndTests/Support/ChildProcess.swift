@@ -112,9 +112,3 @@ final class ChildProcess: Sendable {
         _ = await wait()
     }
 }
-
-/// Where `swift build` put this package's executables.
-func builtExecutable(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/\(name)").path
-}
