@@ -1,11 +1,17 @@
 # Relais developer commands. `make test` is the test command CI runs (.ci/run).
 SWIFT ?= swift
 
-.PHONY: test unit benchmarks-check benchmarks macro-benchmark soak build run fuzz fuzz-ci
+.PHONY: test check-imports unit benchmarks-check benchmarks macro-benchmark soak build run fuzz fuzz-ci
 
-## Unit, integration and end-to-end tests, the allocation thresholds of the benchmarks, then every
-## fuzz target briefly (a new trap on network input fails the build).
-test: unit benchmarks-check fuzz-ci
+## Package.swift's dependencies against the imports, unit, integration and end-to-end tests, the
+## allocation thresholds of the benchmarks, then every fuzz target briefly (a new trap on network
+## input fails the build).
+test: check-imports unit benchmarks-check fuzz-ci
+
+## Fails when a target imports a module Package.swift does not declare for it, or declares one it
+## never imports (a few seconds; reads the manifest with `swift package dump-package`).
+check-imports:
+	python3 scripts/check-imports.py
 
 # Serially: the end-to-end suites start real servers and peers that each need the machine's cores.
 unit:

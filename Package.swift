@@ -1,27 +1,45 @@
 // swift-tools-version: 6.1
 // Relais: a real-time teleconsultation media relay (WebRTC-compatible SFU + signaling).
 //
-// Modules are layered bottom-up; a module only depends on the ones above it in this list:
-//   C*            system libraries from Debian, found with pkg-config (never vendored)
-//   RelaisWire       wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes, no I/O)
-//   RelaisTransport  sans-IO cores: ICE (lite server, controlling client), DTLS, SRTP
-//   RelaisReceive    sans-IO receive-side RTP state, relay and client alike: receive statistics
-//                    (RFC 3550 probation, loss, jitter), RR blocks, NACK generation; later TWCC feedback
-//   RelaisSFU        sans-IO forwarding core: per-subscriber rewriting, SR translation, retransmission
-//                    cache and NACK answers, keyframe requests
-//   RelaisMedia      media for the headless client: libvpx/libopus codecs, RTP payload formats,
-//                    jitter buffer, the test pattern, IVF/Ogg files (sans-IO)
-//   RelaisCamera     sans-IO camera control rules: floors, validation, coalescing, deadman, audit
-//   RelaisSignaling  the WebSocket protocol's messages (Codable, Sendable), shared by server and clients
-//   RelaisNegotiation the relay's pure SDP decisions: publish answers, subscribe offers and answers, echo
-//   RelaisAuth       access tokens (JWT HS256)
-//   RelaisHistory    consultation history and audit trail in SQLite (WAL); a leaf, no Relais imports
-//   RelaisAdmin      the admin API's JSON values (sessions, stats, events, history), for server and monitor
-//   RelaisServer     NIO media loops, rooms, HTTP/WebSocket signaling (the only layer doing I/O)
-//   RelaisNIO        NIO glue shared by server and client (socket address conversions)
-//   RelaisClient     the headless client: signaling client, client transports, media sessions, stats
-//   RelaisMonitor    the operators' client of the admin API: HTTP client, SSE reader, renderers
-//   relais-server, relais-client, relais-monitor   the executables (flags, logging, lifecycle)
+// Modules are layered: each depends only on modules listed above it (→ its Relais and C
+// dependencies; third-party products in brackets). scripts/check-imports.py checks that every
+// target declares exactly what its sources import.
+//   C*               system libraries from Debian, found with pkg-config (never vendored):
+//                    COpenSSL, CSRTP (libsrtp2), COpus, CVPX (libvpx)
+//   RelaisWire        → COpenSSL. Wire formats: demux, RTP, RTCP, STUN, SDP (views over bytes;
+//                    OpenSSL for STUN's MESSAGE-INTEGRITY HMAC-SHA1)
+//   RelaisTransport   → RelaisWire, COpenSSL, CSRTP. Sans-IO cores: ICE (lite server, controlling
+//                    client), the DTLS-SRTP session both transports wrap, DTLS, SRTP
+//   RelaisReceive     → RelaisWire. Sans-IO receive-side RTP state, relay and client alike: receive
+//                    statistics (RFC 3550 probation, loss, jitter), RR blocks, NACK generation
+//   RelaisSFU         → RelaisWire. Sans-IO forwarding core: per-subscriber rewriting, SR
+//                    translation, retransmission cache and NACK answers, keyframe requests
+//   RelaisMedia       → RelaisWire, RelaisReceive, CVPX, COpus. Media for the headless client:
+//                    codecs, RTP payload formats, jitter buffer, the test pattern, IVF/Ogg formats
+//   RelaisSignaling   (no dependencies) the WebSocket protocol's messages, shared by server and clients
+//   RelaisAuth        → RelaisSignaling [JWTKit]. Access tokens (JWT HS256)
+//   RelaisCamera      → RelaisWire, RelaisSignaling. Sans-IO camera control rules: floors,
+//                    validation, coalescing, deadman, audit
+//   RelaisNegotiation → RelaisWire, RelaisTransport, RelaisSignaling. The relay's pure SDP
+//                    decisions: publish answers, subscribe offers and answers, echo
+//   RelaisHistory     [GRDB] consultation history and audit trail in SQLite (WAL); no Relais imports
+//   RelaisAdmin       (no dependencies) the admin API's JSON values, for server and monitor
+//   RelaisNIO         → RelaisWire [NIOCore]. NIO glue shared by server and client (socket addresses)
+//   RelaisServer      → every module above but RelaisMedia [NIO, Hummingbird, swift-log,
+//                    swift-metrics, Prometheus, ServiceLifecycle, Histogram]. Media loops, rooms,
+//                    HTTP/WebSocket signaling, the admin API
+//   RelaisClient      → RelaisWire, RelaisTransport, RelaisReceive, RelaisMedia, RelaisSignaling,
+//                    RelaisNIO [NIO, HummingbirdWSClient, swift-log]. The headless client: signaling
+//                    client, client transports, media sessions, stats
+//   RelaisMonitor     → RelaisAdmin [AsyncHTTPClient, NIOCore, NIOHTTP1]. The operators' client of
+//                    the admin API: HTTP client, SSE reader, renderers (no relay code)
+//   relais-server, relais-client, relais-monitor: the executables (flags, logging, lifecycle), each
+//                    over its library (relais-monitor: RelaisMonitor and RelaisAdmin only)
+// I/O happens in RelaisServer, RelaisClient, RelaisMonitor, RelaisHistory (SQLite) and the
+// executables; the other library modules are sans-IO.
+// Test support (not products): TestSupport (no dependencies: SplitMix64, the seeded generator of
+// the property tests and simulations) and ServerTestSupport (→ RelaisServer: ForwardingHarness, the
+// media loop with peers connected in memory, for the media path's tests and benchmarks).
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
@@ -168,15 +186,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                // EmbeddedEventLoop for the benchmark harness of the forwarding path.
-                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),
@@ -195,9 +212,10 @@ let package = Package(
         .executableTarget(
             name: "relais-client",
             dependencies: [
-                "RelaisClient", "RelaisSignaling", "RelaisAuth",
+                "RelaisClient", "RelaisMedia", "RelaisSignaling", "RelaisAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),
@@ -206,7 +224,6 @@ let package = Package(
             name: "RelaisMonitor",
             dependencies: [
                 "RelaisAdmin",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -224,7 +241,7 @@ let package = Package(
         .executableTarget(
             name: "relais-server",
             dependencies: [
-                "RelaisServer", "RelaisSignaling", "RelaisAuth", "RelaisHistory",
+                "RelaisServer", "RelaisTransport", "RelaisSignaling", "RelaisAuth", "RelaisHistory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -234,6 +251,20 @@ let package = Package(
         // MARK: Tests
         // Helpers shared by the test targets (a seeded generator for property tests and simulations).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
+        // The server's media loop with peers connected in memory (ForwardingHarness), for the media
+        // path's tests and benchmarks; apart from TestSupport so that light test targets do not link
+        // the server, and out of RelaisServer so that the product ships no test scaffolding.
+        .target(
+            name: "ServerTestSupport",
+            dependencies: [
+                "RelaisServer", "RelaisNegotiation", "RelaisNIO", "RelaisSFU", "RelaisTransport", "RelaisWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Tests/ServerTestSupport",
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "NativeLibrariesTests",
             dependencies: ["CSRTP", "COpenSSL", "COpus", "CVPX"],
@@ -247,7 +278,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisTransportTests",
-            dependencies: ["TestSupport", "RelaisTransport"],
+            dependencies: ["TestSupport", "RelaisTransport", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -292,8 +323,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisServerTests",
-            dependencies: ["TestSupport", 
-                "RelaisServer", "RelaisNegotiation", "RelaisWire", "RelaisSignaling", "RelaisTransport",
+            dependencies: [
+                "TestSupport", "ServerTestSupport",
+                "RelaisServer", "RelaisNegotiation", "RelaisWire", "RelaisSignaling", "RelaisTransport", "RelaisAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -316,6 +350,8 @@ let package = Package(
                 "RelaisServer", "RelaisTransport", "RelaisSignaling", "RelaisAuth", "RelaisAdmin", "RelaisHistory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["peers"],
             swiftSettings: strictSwift
@@ -326,8 +362,8 @@ let package = Package(
             name: "RelaisBenchmarks",
             dependencies: [
                 "RelaisWire", "RelaisTransport", "RelaisReceive", "RelaisSFU", "RelaisCamera", "RelaisSignaling", "RelaisServer",
+                "ServerTestSupport",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/RelaisBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

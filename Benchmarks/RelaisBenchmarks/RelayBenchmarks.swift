@@ -1,7 +1,8 @@
 import Benchmark
-@_spi(Benchmarks) import RelaisServer
+import RelaisServer
 import RelaisTransport
 import RelaisWire
+import ServerTestSupport
 
 /// The relay's media path as the server runs it (`MediaLoop.handleDatagram`, then the outbox
 /// flush), on a room of one publisher and three subscribers connected in memory with real

@@ -1,7 +1,8 @@
 import NIOCore
-@_spi(Benchmarks) @testable import RelaisServer
+@testable import RelaisServer
 @testable import RelaisTransport
 import RelaisWire
+import ServerTestSupport
 import Testing
 
 /// A hostile participant on the media path (issue 13, items 4 and 5), through the loop the server

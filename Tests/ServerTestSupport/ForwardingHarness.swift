@@ -4,17 +4,21 @@ import NIOEmbedded
 import RelaisNegotiation
 import RelaisNIO
 import RelaisSFU
+public import RelaisServer
 public import RelaisTransport
 import RelaisWire
 
 /// A media loop with one consultation room, its publisher and subscribers connected in memory
-/// (real ICE, DTLS and SRTP, driven by `ClientTransport`s), for benchmarks.
+/// (real ICE, DTLS and SRTP, driven by `ClientTransport`s), for benchmarks and the media path's
+/// hostile-input tests. It lives outside `RelaisServer` so that the server ships no test scaffolding
+/// (nor `NIOEmbedded`); it reaches the loop through `package` declarations, which any target of
+/// this package may use and no client of its products can.
 ///
 /// Datagrams go through `MediaLoop.handleDatagram`, the same entry the server's channel handler
 /// calls; the loop's outbox is flushed after each datagram with no channel attached, so what is
 /// measured is everything the server does up to the socket write (its pooled send buffers
 /// included), and nothing of the kernel's.
-@_spi(Benchmarks) public final class ForwardingHarness {
+public final class ForwardingHarness {
     public let loop: MediaLoop
     struct Peer {
         let client: ClientTransport
@@ -99,7 +103,7 @@ import RelaisWire
         var now = Instant.zero
         let all = [publisher] + subscribers
         for _ in 0..<2000 where !all.allSatisfy({ $0.client.isConnected }) || loop.transportCount != all.count
-            || !loop.entries.values.allSatisfy({ $0.transport.isConnected }) {
+            || !loop.allSnapshots().allSatisfy(\.connected) {
             now = now + .milliseconds(10)
             for peer in all {
                 peer.client.handleTimeout(now: now)
@@ -117,7 +121,7 @@ import RelaisWire
             }
             for peer in all { while peer.client.pollEvent() != nil {} }
         }
-        guard all.allSatisfy({ $0.client.isConnected }), loop.entries.values.allSatisfy({ $0.transport.isConnected }) else {
+        guard all.allSatisfy({ $0.client.isConnected }), loop.allSnapshots().allSatisfy(\.connected) else {
             throw ForwardingHarnessError.notConnected
         }
     }
@@ -287,6 +291,6 @@ import RelaisWire
     }
 }
 
-@_spi(Benchmarks) public enum ForwardingHarnessError: Error {
+public enum ForwardingHarnessError: Error {
     case notConnected
 }

@@ -1,6 +1,5 @@
 import Hummingbird
 import HummingbirdCore
-import HTTPTypes
 import HummingbirdWebSocket
 import Logging
 import NIOCore

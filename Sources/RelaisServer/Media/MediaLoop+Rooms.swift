@@ -36,7 +36,7 @@ extension MediaLoop {
 
     /// The room's media state on this loop, created on first use. `name` is the room's
     /// `Room.mediaKey` (its consultation), never reused by a later room of the same name.
-    func room(named name: String, events: @escaping @Sendable (RoomMediaEvent) -> Void) -> RoomMedia {
+    package func room(named name: String, events: @escaping @Sendable (RoomMediaEvent) -> Void) -> RoomMedia {
         if let room = rooms[name] { return room }
         let room = RoomMedia(name: name, events: events)
         rooms[name] = room

@@ -10,7 +10,7 @@ public typealias TransportID = Int
 
 /// What a transport's decrypted media is for. A closed set of concrete cases, so the hot path
 /// dispatches with a switch, not through an existential.
-enum TransportPurpose {
+package enum TransportPurpose {
     /// Pre-consultation equipment test: media goes back to the sender.
     case echo(EchoSession)
     /// A participant's publish transport in a consultation room.
@@ -105,9 +105,9 @@ public final class MediaLoop {
     /// Final snapshots of closed transports, newest last, bounded.
     private var recentlyClosed: [TransportSnapshot] = []
     static let closedHistory = 64
-    var counters = MediaLoopCounters()
+    package internal(set) var counters = MediaLoopCounters()
     /// Datagrams waiting for the batch flush, in reusable buffers (no allocation per packet).
-    @_spi(Benchmarks) public var outbox = MediaOutbox(bufferCapacity: MediaLoop.scratchSize)
+    package var outbox = MediaOutbox(bufferCapacity: MediaLoop.scratchSize)
     /// Sampled receive-to-flush latency of forwarded media.
     var latency = RelayLatencySampler()
 
@@ -187,7 +187,7 @@ public final class MediaLoop {
     // MARK: - Transports (on the loop)
 
     /// Creates a transport for a peer that sent `remoteUfrag` and `remoteFingerprint` in its SDP.
-    func addTransport(
+    package func addTransport(
         remoteUfrag: String?, remoteFingerprint: DTLSFingerprint, purpose: TransportPurpose,
         credentials: ICECredentials = .random()
     ) throws -> (id: TransportID, credentials: ICECredentials) {
@@ -240,13 +240,13 @@ public final class MediaLoop {
     public var transportCount: Int { entries.count }
 
     /// Snapshots of live transports, then of the most recently closed ones.
-    func allSnapshots() -> [TransportSnapshot] {
+    package func allSnapshots() -> [TransportSnapshot] {
         entries.keys.sorted().compactMap(transportSnapshot) + recentlyClosed
     }
 
     // MARK: - Datagram path (on the loop)
 
-    @_spi(Benchmarks) public func handleDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+    package func handleDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
         counters.datagramsIn += 1
         let data = envelope.data
         let length = data.readableBytes
@@ -453,7 +453,7 @@ public final class MediaLoop {
     /// Writes the outbox to the socket in one flush (NIO: one sendmmsg for several datagrams),
     /// and records the latency samples of the batch. Without a channel (benchmarks, shutdown) the
     /// datagrams are dropped.
-    @_spi(Benchmarks) public func flush() {
+    package func flush() {
         if let channel {
             // UDP has no backpressure but the kernel's send buffer: when it is full NIO keeps the
             // datagrams it could not write, and the channel stops being writable above its high

@@ -1,4 +1,4 @@
-public import NIOCore
+package import NIOCore
 
 /// The datagrams one media loop has composed since its last flush, in buffers it reuses.
 ///
@@ -13,11 +13,11 @@ public import NIOCore
 /// after each timer tick), then go to the channel together so NIO hands them to the kernel in one
 /// `sendmmsg`. Benchmarks drain the outbox into a sink instead of a socket, so they run exactly
 /// the code the server runs up to the socket.
-@_spi(Benchmarks) public struct MediaOutbox {
+package struct MediaOutbox {
     private var pool: [ByteBuffer]
     private var next = 0
     /// Datagrams composed since the last flush, oldest first.
-    @_spi(Benchmarks) public private(set) var pending: [AddressedEnvelope<ByteBuffer>]
+    package private(set) var pending: [AddressedEnvelope<ByteBuffer>]
     /// Pending datagrams at which the loop flushes without waiting for the read batch to end: a
     /// recvmmsg batch of keyframe packets times three subscribers would otherwise hold the first
     /// packet back for milliseconds, while 32 datagrams per sendmmsg already amortize the syscall.
@@ -45,7 +45,7 @@ public import NIOCore
     }
 
     /// Hands every pending datagram to `body`, oldest first, and empties the queue.
-    @_spi(Benchmarks) public mutating func drain(_ body: (AddressedEnvelope<ByteBuffer>) -> Void) {
+    package mutating func drain(_ body: (AddressedEnvelope<ByteBuffer>) -> Void) {
         for envelope in pending { body(envelope) }
         pending.removeAll(keepingCapacity: true)
     }

@@ -7,7 +7,7 @@ import RelaisWire
 /// Media returns under the SSRCs the answer declared; feedback about those SSRCs (NACK, PLI, FIR)
 /// is turned into feedback about the sender's own streams, so the sender's encoder and
 /// retransmission logic work as in a real consultation.
-final class EchoSession {
+package final class EchoSession {
     enum Kind { case audio, video }
 
     /// The SSRCs the answer declares for media sent back.

@@ -1,10 +1,10 @@
-import RelaisNegotiation
+package import RelaisNegotiation
 import RelaisReceive
-import RelaisSFU
+package import RelaisSFU
 import RelaisWire
 
 /// What a room's media tells its signaling side (delivered off the media loop).
-enum RoomMediaEvent: Sendable {
+package enum RoomMediaEvent: Sendable {
     /// A transport closed: consent expired, DTLS failed, or the server is stopping.
     case transportClosed(TransportID, reason: String)
     /// A transport completed ICE and DTLS: media can flow.
@@ -67,10 +67,10 @@ final class ProducerTrack {
 }
 
 /// One subscriber's copy of a producer (mediasoup: Consumer).
-final class ConsumerTrack {
+package final class ConsumerTrack {
     let subscriber: TransportID
     unowned let producer: ProducerTrack
-    var downTrack: DownTrack
+    package var downTrack: DownTrack
     /// Packets and bytes sent, retransmissions included (rewritten RTP length, before protection), keyframes forwarded,
     /// NACKs and PLI/FIR received from the subscriber.
     var counters = TrackCounters()
@@ -104,7 +104,7 @@ final class ConsumerTrack {
 }
 
 /// The publish transport of one participant.
-final class PublisherSession {
+package final class PublisherSession {
     unowned let room: RoomMedia
     /// Set when the loop registers the transport.
     var transport: TransportID = 0
@@ -115,7 +115,7 @@ final class PublisherSession {
     var lastReceiverReport = Instant.zero
     var lostScratch: [SequenceNumber] = []
 
-    init(room: RoomMedia) {
+    package init(room: RoomMedia) {
         self.room = room
         lostScratch.reserveCapacity(512)
     }
@@ -127,14 +127,14 @@ final class PublisherSession {
 }
 
 /// The subscribe transport of one participant.
-final class SubscriberSession {
+package final class SubscriberSession {
     unowned let room: RoomMedia
     /// Set when the loop registers the transport.
     var transport: TransportID = 0
     /// By output SSRC, to route this subscriber's NACK/PLI/FIR to the right consumer.
-    var consumers: [UInt32: ConsumerTrack] = [:]
+    package var consumers: [UInt32: ConsumerTrack] = [:]
     /// Bytes the relay may retransmit to this subscriber: a share of what it forwards.
-    var retransmissionBudget = RetransmissionBudget()
+    package var retransmissionBudget = RetransmissionBudget()
     /// Output SSRCs of consumers removed since the media loop last retired them from the transport's
     /// outbound SRTP context (drained on the loop, so the context's slots can be reused).
     var retiredOutputSSRCs: [UInt32] = []
@@ -164,7 +164,7 @@ final class SubscriberSession {
         return downTrack
     }
 
-    init(room: RoomMedia) {
+    package init(room: RoomMedia) {
         self.room = room
     }
 
@@ -198,7 +198,7 @@ final class SubscriberSession {
 }
 
 /// A room's media state, confined to the room's media loop.
-final class RoomMedia {
+package final class RoomMedia {
     let name: String
     /// SSRC the relay uses as sender of the feedback and reports it originates.
     let relaySSRC = UInt32.random(in: 1...UInt32.max)
@@ -213,7 +213,7 @@ final class RoomMedia {
     }
 
     /// Replaces a publisher's tracks with those of its latest negotiated offer.
-    func setPublishedTracks(_ publisher: PublisherSession, _ sections: [(trackID: String, section: PublishedSection)], midExtensionID: UInt8?) {
+    package func setPublishedTracks(_ publisher: PublisherSession, _ sections: [(trackID: String, section: PublishedSection)], midExtensionID: UInt8?) {
         let keep = Set(sections.map(\.trackID))
         for track in publisher.tracks where !keep.contains(track.trackID) {
             removeProducer(track)
@@ -250,7 +250,7 @@ final class RoomMedia {
     }
 
     /// Makes a subscriber's consumers match what it accepted in its latest answer.
-    func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription]) {
+    package func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription]) {
         let wanted = Dictionary(subscriptions.map { ($0.outputSSRC, $0) }, uniquingKeysWith: { a, _ in a })
         for (ssrc, consumer) in subscriber.consumers where wanted[ssrc]?.trackID != consumer.producer.trackID {
             consumer.producer.consumers.removeAll { $0 === consumer }
