@@ -52,7 +52,9 @@ struct RelaisMonitorCommand: ParsableCommand {
         abstract: "Watch and steer a running relais-server through its admin API.",
         discussion: """
             The server and the operator token come from --server/--token or from RELAIS_SERVER and \
-            RELAIS_OPERATOR_TOKEN. Mint a development token with `relais-server token --operator --name NAME`.
+            RELAIS_OPERATOR_TOKEN. Mint a development token with `relais-server token --operator --name NAME`. \
+            The options --server, --token and --json go before or after the command: \
+            `relais-monitor --server URL sessions` is `relais-monitor sessions --server URL`.
 
             Exit status: 0 done; 1 the relay answered with another error (or an unexpected body); \
             2 no operator token given; 3 the relay cannot be reached; 4 the relay refused the token \
@@ -61,9 +63,16 @@ struct RelaisMonitorCommand: ParsableCommand {
             """,
         subcommands: [Sessions.self, Show.self, Watch.self, End.self, Kick.self, History.self, Audit.self, Events.self],
         defaultSubcommand: Sessions.self)
+
+    /// The global options given before the command (`relais-monitor --server URL sessions`, as
+    /// operators type them with kubectl or lk). Every command declares the same group, and
+    /// ArgumentParser decodes a group type once per command line: the root's parse takes these
+    /// options wherever they stand, before or after the command's name, and each command's
+    /// `global` is that same value.
+    @OptionGroup var global: GlobalOptions
 }
 
-/// The options every command takes.
+/// The options every command takes, before or after its name.
 struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The relay's admin API (env RELAIS_SERVER; default http://127.0.0.1:8088).", valueName: "URL"))
     var server: String?

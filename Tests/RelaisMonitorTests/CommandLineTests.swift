@@ -25,6 +25,57 @@ import Testing
         #expect(try flagged.global.resolvedToken(environment: environment) == "mine")
     }
 
+    /// Operators type global options first, as with kubectl or lk (issue 14): they used to be
+    /// refused before the command's name.
+    @Test func globalOptionsBeforeTheCommand() throws {
+        let sessions = try #require(
+            try RelaisMonitorCommand.parseAsRoot(["--server", "http://10.0.0.1:9000", "--token", "tok", "--json", "sessions"]) as? Sessions)
+        #expect(sessions.global.resolvedServer(environment: [:]) == "http://10.0.0.1:9000")
+        #expect(try sessions.global.resolvedToken(environment: [:]) == "tok")
+        #expect(sessions.global.json)
+
+        let show = try #require(try RelaisMonitorCommand.parseAsRoot(["--server", "http://relay:8088", "show", "c-1"]) as? Show)
+        #expect(show.id == "c-1")
+        #expect(show.global.resolvedServer(environment: [:]) == "http://relay:8088")
+        #expect(!show.global.json)
+
+        let watch = try #require(try RelaisMonitorCommand.parseAsRoot(["--json", "watch", "c-1", "--count", "2"]) as? Watch)
+        #expect(watch.global.json && watch.id == "c-1" && watch.count == 2)
+
+        let events = try #require(try RelaisMonitorCommand.parseAsRoot(["--token", "tok", "events", "--consultation", "c-9"]) as? Events)
+        #expect(try events.global.resolvedToken(environment: [:]) == "tok")
+        #expect(events.consultation == "c-9")
+    }
+
+    /// Before and after the name in one command line: each option lands where it belongs.
+    @Test func globalOptionsOnBothSidesOfTheCommand() throws {
+        let history = try #require(
+            try RelaisMonitorCommand.parseAsRoot(["--server", "http://relay:8088", "history", "--since", "7d", "--token", "tok", "--json"])
+                as? History)
+        #expect(history.global.resolvedServer(environment: [:]) == "http://relay:8088")
+        #expect(try history.global.resolvedToken(environment: [:]) == "tok")
+        #expect(history.global.json)
+        #expect(history.window.since?.spec == .ago(seconds: 604_800))
+        let kick = try #require(try RelaisMonitorCommand.parseAsRoot(["--token", "tok", "kick", "p-3", "--server", "http://relay:8088"]) as? Kick)
+        #expect(kick.participant == "p-3")
+        #expect(kick.global.resolvedServer(environment: [:]) == "http://relay:8088")
+        #expect(try kick.global.resolvedToken(environment: [:]) == "tok")
+    }
+
+    /// What the process does with global options first: the same exit statuses as after.
+    @Test func globalOptionsFirstReachTheCommand() async {
+        #expect(await RelaisMonitorMain.run(["--token", "", "sessions"]) == 2)
+        #expect(await RelaisMonitorMain.run(["--token", "t", "--server", "ftp://relay", "sessions"]) == 64)
+        #expect(await RelaisMonitorMain.run(["--token", "t", "--server", "ftp://relay", "watch", "--count", "1"]) == 64)
+    }
+
+    /// The root's help and each command's help list the global options.
+    @Test func helpListsTheGlobalOptions() {
+        for help in [RelaisMonitorCommand.helpMessage(), Sessions.helpMessage(), Show.helpMessage(), History.helpMessage()] {
+            #expect(help.contains("--server <URL>") && help.contains("--token <TOKEN>") && help.contains("--json"))
+        }
+    }
+
     @Test func historyOptions() throws {
         let history = try #require(try RelaisMonitorCommand.parseAsRoot(["history", "--since", "7d", "--room", "derm-7", "--limit", "5"]) as? History)
         #expect(history.window.since?.spec == .ago(seconds: 604_800))
