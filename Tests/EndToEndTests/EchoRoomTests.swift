@@ -24,51 +24,52 @@ import Testing
 
     @Test(arguments: [SRTPProfile.aeadAES128GCM, .aes128CMSHA1_80])
     func aiortcGetsItsOwnMediaBack(profile: SRTPProfile) async throws {
-        let server = try await ServerHarness.start { $0.media.transport.srtpProfiles = [profile] }
-        defer { Task { await server.stop() } }
+        try await withFixtures { fixtures in
+            let server = try await fixtures.server { $0.media.transport.srtpProfiles = [profile] }
 
-        // While the peer runs, a stranger that never passed ICE sprays the media port with
-        // STUN, DTLS, RTP and RTCP lookalikes; the relay must drop them all without disturbing it.
-        let mediaPort = server.running.media.localAddresses[0].port
-        let junkSent = Task.detached { sprayJunk(port: mediaPort, datagrams: 3_000) }
-        let result = try await runPeer(script: "aiortc_echo.py", arguments: [
-            "--url", "\(server.httpBase)/v1/echo", "--token", try await Self.cartToken(server), "--duration", "40",
-            "--min-video-frames", "60", "--min-audio-packets", "100", "--json",
-        ])
-        let sent = await junkSent.value
-        #expect(sent == 3_000)
-        let jsonLine = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") })
-        let report = try #require(
-            jsonLine.flatMap { try? JSONDecoder().decode(PeerReport.self, from: Data($0.utf8)) },
-            "peer printed no report (exit \(result.status)): \(result.stderr.suffix(2000))")
-        #expect(result.status == 0, "peer failed: \(result.stderr.suffix(2000))")
-        #expect(report.video_frames >= 60)
-        #expect(report.audio_frames >= 100)
+            // While the peer runs, a stranger that never passed ICE sprays the media port with
+            // STUN, DTLS, RTP and RTCP lookalikes; the relay must drop them all without disturbing it.
+            let mediaPort = server.running.media.localAddresses[0].port
+            let junkSent = Task.detached { sprayJunk(port: mediaPort, datagrams: 3_000) }
+            let result = try await runPeer(script: "aiortc_echo.py", arguments: [
+                "--url", "\(server.httpBase)/v1/echo", "--token", try await Self.cartToken(server), "--duration", "40",
+                "--min-video-frames", "60", "--min-audio-packets", "100", "--json",
+            ])
+            let sent = await junkSent.value
+            #expect(sent == 3_000)
+            let jsonLine = result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") })
+            let report = try #require(
+                jsonLine.flatMap { try? JSONDecoder().decode(PeerReport.self, from: Data($0.utf8)) },
+                "peer printed no report (exit \(result.status)): \(result.stderr.suffix(2000))")
+            #expect(result.status == 0, "peer failed: \(result.stderr.suffix(2000))")
+            #expect(report.video_frames >= 60)
+            #expect(report.audio_frames >= 100)
 
-        // The relay saw the session through with the profile it was told to use.
-        let counters = try await server.running.media.counters()
-        #expect(counters.reduce(0) { $0 + $1.transportsOpened } == 1)
-        #expect(counters.reduce(0) { $0 + $1.dtlsFailures } == 0)
-        #expect(counters.reduce(0) { $0 + $1.unrouted } >= 3_000)
-        let snapshots = try await server.running.media.snapshots()
-        let transport = try #require(snapshots.first)
-        #expect(transport.profile == profile)
-        #expect(transport.stats.rtpIn >= 160)
-        #expect(transport.stats.rtpOut >= 160)
-        await server.stop()
+            // The relay saw the session through with the profile it was told to use.
+            let counters = try await server.running.media.counters()
+            #expect(counters.reduce(0) { $0 + $1.transportsOpened } == 1)
+            #expect(counters.reduce(0) { $0 + $1.dtlsFailures } == 0)
+            #expect(counters.reduce(0) { $0 + $1.unrouted } >= 3_000)
+            let snapshots = try await server.running.media.snapshots()
+            let transport = try #require(snapshots.first)
+            #expect(transport.profile == profile)
+            #expect(transport.stats.rtpIn >= 160)
+            #expect(transport.stats.rtpOut >= 160)
+        }
     }
 
     /// The same check over IPv6 loopback: the relay binds ::1 and the peer offers only ::1.
     @Test func aiortcEchoOverIPv6() async throws {
-        let server = try await ServerHarness.start { $0.media.host = "::1" }
-        let result = try await runPeer(script: "aiortc_echo.py", arguments: [
-            "--url", "\(server.httpBase)/v1/echo", "--token", try await Self.cartToken(server), "--address", "::1", "--duration", "40", "--json",
-        ])
-        #expect(result.status == 0, "peer failed: \(result.stdout) \(result.stderr.suffix(2000))")
-        let snapshots = try await server.running.media.snapshots()
-        #expect(snapshots.first?.selected?.ip.isIPv4 == false)
-        #expect((snapshots.first?.stats.rtpOut ?? 0) >= 160)
-        await server.stop()
+        try await withFixtures { fixtures in
+            let server = try await fixtures.server { $0.media.host = "::1" }
+            let result = try await runPeer(script: "aiortc_echo.py", arguments: [
+                "--url", "\(server.httpBase)/v1/echo", "--token", try await Self.cartToken(server), "--address", "::1", "--duration", "40", "--json",
+            ])
+            #expect(result.status == 0, "peer failed: \(result.stdout) \(result.stderr.suffix(2000))")
+            let snapshots = try await server.running.media.snapshots()
+            #expect(snapshots.first?.selected?.ip.isIPv4 == false)
+            #expect((snapshots.first?.stats.rtpOut ?? 0) >= 160)
+        }
     }
 }
 
