@@ -65,52 +65,53 @@ import Testing
     }
 
     @Test func cartAndExpertsThroughLossRefusalsAndALateJoiner() async throws {
-        let server = try await ServerHarness.start()
-        defer { Task { await server.stop() } }
-        let tokens = try await Self.tokens(server, room: "stroke-1", [
-            ("cart", .cart), ("expert1", .expert), ("expert2", .expert), ("expert3", .expert), ("troublemaker", .expert),
-        ])
-        let result = try await runPeer(script: "aiortc_room.py", arguments: [
-            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "stroke-1",
-            "--tokens", tokens, "--scenario", "consultation", "--loss", "0.05", "--timeout", "40",
-        ], timeout: .seconds(150))
-        let report = try Self.decodeReport(Consultation.self, result)
-        #expect(result.status == 0)
+        try await withFixtures { fixtures in
+            let server = try await fixtures.server()
+            let tokens = try await Self.tokens(server, room: "stroke-1", [
+                ("cart", .cart), ("expert1", .expert), ("expert2", .expert), ("expert3", .expert), ("troublemaker", .expert),
+            ])
+            let result = try await runPeer(script: "aiortc_room.py", arguments: [
+                "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "stroke-1",
+                "--tokens", tokens, "--scenario", "consultation", "--loss", "0.05", "--timeout", "40",
+            ], timeout: .seconds(150))
+            let report = try Self.decodeReport(Consultation.self, result)
+            #expect(result.status == 0)
 
-        // Two experts receive and decode the cart's VP8 and Opus.
-        for expert in [report.expert1, report.expert2] {
-            #expect(expert.video_frames >= 60)
-            #expect(expert.audio_frames >= 100)
+            // Two experts receive and decode the cart's VP8 and Opus.
+            for expert in [report.expert1, report.expert2] {
+                #expect(expert.video_frames >= 60)
+                #expect(expert.audio_frames >= 100)
+            }
+            // The late expert decodes its first frame within 1 s of its first subscribe offer.
+            let late = try #require(report.expert3.first_frame_after_offer_s, "the late expert decoded nothing")
+            #expect(late < 1.0)
+
+            // 5% loss each way on expert2's leg: NACKs answered from the relay's cache recover it.
+            #expect(report.proxy_dropped * 100 >= report.proxy_passed * 3, "the proxy did not impair the leg")
+            let unrecovered = Double(report.expert2_gaps.missing - report.expert1_gaps.missing) / Double(max(report.expert2_gaps.expected, 1))
+            #expect(report.expert2_gaps.expected >= 60)
+            #expect(unrecovered < 0.01, "expert2 lost \(report.expert2_gaps.missing) of \(report.expert2_gaps.expected) frames")
+            let counters = try await server.running.media.counters()
+            #expect(counters.reduce(0) { $0 + $1.retransmissions } > 0, "no NACK was answered from the cache")
+            #expect(counters.reduce(0) { $0 + $1.keyframeRequests } > 0)
+
+            // Every refusal got its documented code, and the experts' media went on meanwhile.
+            let trouble = report.troublemaker
+            #expect(trouble.codes == ["invalid_json", "unknown_type", "schema_violation", "invalid_sdp", "rate_limited", "message_too_large", "invalid_token"])
+            #expect(trouble.flood_rate_limited == 1)
+            // The burst (40) minus what the troublemaker already spent is answered; the rest is discarded.
+            #expect(trouble.flood_pongs >= 30 && trouble.flood_pongs <= 40)
+            #expect(trouble.oversize_close == 1009)
+            #expect(trouble.bad_token_close == 1008)
+            #expect(Double(report.expert1_frames_during_disturbance) >= report.disturbance_s * 30 * 0.6,
+                    "expert1 decoded \(report.expert1_frames_during_disturbance) frames in \(report.disturbance_s) s of disturbance")
+
+            // Every server message validated against Signaling/schemas.
+            for receiver in [report.expert1, report.expert2, report.expert3, report.cart] {
+                #expect(receiver.schema_violations.isEmpty, "\(receiver.schema_violations)")
+            }
+            #expect(trouble.schema_violations.isEmpty, "\(trouble.schema_violations)")
         }
-        // The late expert decodes its first frame within 1 s of its first subscribe offer.
-        let late = try #require(report.expert3.first_frame_after_offer_s, "the late expert decoded nothing")
-        #expect(late < 1.0)
-
-        // 5% loss each way on expert2's leg: NACKs answered from the relay's cache recover it.
-        #expect(report.proxy_dropped * 100 >= report.proxy_passed * 3, "the proxy did not impair the leg")
-        let unrecovered = Double(report.expert2_gaps.missing - report.expert1_gaps.missing) / Double(max(report.expert2_gaps.expected, 1))
-        #expect(report.expert2_gaps.expected >= 60)
-        #expect(unrecovered < 0.01, "expert2 lost \(report.expert2_gaps.missing) of \(report.expert2_gaps.expected) frames")
-        let counters = try await server.running.media.counters()
-        #expect(counters.reduce(0) { $0 + $1.retransmissions } > 0, "no NACK was answered from the cache")
-        #expect(counters.reduce(0) { $0 + $1.keyframeRequests } > 0)
-
-        // Every refusal got its documented code, and the experts' media went on meanwhile.
-        let trouble = report.troublemaker
-        #expect(trouble.codes == ["invalid_json", "unknown_type", "schema_violation", "invalid_sdp", "rate_limited", "message_too_large", "invalid_token"])
-        #expect(trouble.flood_rate_limited == 1)
-        // The burst (40) minus what the troublemaker already spent is answered; the rest is discarded.
-        #expect(trouble.flood_pongs >= 30 && trouble.flood_pongs <= 40)
-        #expect(trouble.oversize_close == 1009)
-        #expect(trouble.bad_token_close == 1008)
-        #expect(Double(report.expert1_frames_during_disturbance) >= report.disturbance_s * 30 * 0.6,
-                "expert1 decoded \(report.expert1_frames_during_disturbance) frames in \(report.disturbance_s) s of disturbance")
-
-        // Every server message validated against Signaling/schemas.
-        for receiver in [report.expert1, report.expert2, report.expert3, report.cart] {
-            #expect(receiver.schema_violations.isEmpty, "\(receiver.schema_violations)")
-        }
-        #expect(trouble.schema_violations.isEmpty, "\(trouble.schema_violations)")
     }
 
     struct CodecRun: Decodable {
@@ -120,51 +121,53 @@ import Testing
 
     /// H.264 (packetization-mode 1) is forwarded when the publisher negotiates it.
     @Test func h264IsForwardedWhenNegotiated() async throws {
-        let server = try await ServerHarness.start()
-        defer { Task { await server.stop() } }
-        let tokens = try await Self.tokens(server, room: "h264-1", [("cart", .cart), ("expert1", .expert)])
-        let result = try await runPeer(script: "aiortc_room.py", arguments: [
-            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "h264-1",
-            "--tokens", tokens, "--scenario", "codec", "--video-codec", "video/H264", "--timeout", "30",
-        ], timeout: .seconds(90))
-        let report = try Self.decodeReport(CodecRun.self, result)
-        #expect(result.status == 0)
-        #expect(report.codecs == ["H264", "opus"])
-        #expect(report.expert1.video_frames >= 60)
-        #expect(report.expert1.audio_frames >= 100)
-        #expect(report.expert1.schema_violations.isEmpty)
+        try await withFixtures { fixtures in
+            let server = try await fixtures.server()
+            let tokens = try await Self.tokens(server, room: "h264-1", [("cart", .cart), ("expert1", .expert)])
+            let result = try await runPeer(script: "aiortc_room.py", arguments: [
+                "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "h264-1",
+                "--tokens", tokens, "--scenario", "codec", "--video-codec", "video/H264", "--timeout", "30",
+            ], timeout: .seconds(90))
+            let report = try Self.decodeReport(CodecRun.self, result)
+            #expect(result.status == 0)
+            #expect(report.codecs == ["H264", "opus"])
+            #expect(report.expert1.video_frames >= 60)
+            #expect(report.expert1.audio_frames >= 100)
+            #expect(report.expert1.schema_violations.isEmpty)
+        }
     }
 
     @Test func vanishedParticipantIsRemovedAfterConsentExpiryAndResumedOneIsNot() async throws {
         // A long resume window, so the ghost's removal can only come from ICE consent expiry.
-        let server = try await ServerHarness.start {
-            $0.media.transport.consentTimeout = .seconds(4)
-            $0.signaling.resumeWindow = .seconds(60)
+        try await withFixtures { fixtures in
+            let server = try await fixtures.server {
+                $0.media.transport.consentTimeout = .seconds(4)
+                $0.signaling.resumeWindow = .seconds(60)
+            }
+            let tokens = try await Self.tokens(server, room: "derm-7", [
+                ("cart", .cart), ("observer", .observer), ("expert1", .expert), ("expert2", .expert),
+            ])
+            let result = try await runPeer(script: "aiortc_room.py", arguments: [
+                "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "derm-7",
+                "--tokens", tokens, "--scenario", "presence", "--timeout", "30",
+            ], timeout: .seconds(120))
+            let report = try Self.decodeReport(Presence.self, result)
+            #expect(result.status == 0)
+
+            let after = try #require(report.ghost_announced_after_s, "the vanished participant was never announced as gone")
+            // Consent runs from the ghost's last check (aiortc checks every few seconds), so removal comes
+            // at most one consent timeout after it vanished, long before the 60 s resume window.
+            #expect(after <= 4.0 + 2.0, "not removed at consent expiry")
+            #expect(report.ghost_left_reasons == ["disconnected"])
+
+            #expect(report.rover_resumed == 1)
+            #expect(report.rover_left_announcements.isEmpty, "a resumed participant was announced as leaving")
+            #expect(report.rover_joined_announcements.count == 1, "announced once, at its first join only")
+            #expect(report.rover_frames_after_resume >= 30)
+            #expect(report.schema_violations.isEmpty, "\(report.schema_violations)")
+            let counters = try await server.running.media.counters()
+            #expect(counters.reduce(0) { $0 + $1.consentExpiries } >= 1)
         }
-        defer { Task { await server.stop() } }
-        let tokens = try await Self.tokens(server, room: "derm-7", [
-            ("cart", .cart), ("observer", .observer), ("expert1", .expert), ("expert2", .expert),
-        ])
-        let result = try await runPeer(script: "aiortc_room.py", arguments: [
-            "--url", "ws://127.0.0.1:\(server.running.httpPort)/v1/signaling", "--room", "derm-7",
-            "--tokens", tokens, "--scenario", "presence", "--timeout", "30",
-        ], timeout: .seconds(120))
-        let report = try Self.decodeReport(Presence.self, result)
-        #expect(result.status == 0)
-
-        let after = try #require(report.ghost_announced_after_s, "the vanished participant was never announced as gone")
-        // Consent runs from the ghost's last check (aiortc checks every few seconds), so removal comes
-        // at most one consent timeout after it vanished, long before the 60 s resume window.
-        #expect(after <= 4.0 + 2.0, "not removed at consent expiry")
-        #expect(report.ghost_left_reasons == ["disconnected"])
-
-        #expect(report.rover_resumed == 1)
-        #expect(report.rover_left_announcements.isEmpty, "a resumed participant was announced as leaving")
-        #expect(report.rover_joined_announcements.count == 1, "announced once, at its first join only")
-        #expect(report.rover_frames_after_resume >= 30)
-        #expect(report.schema_violations.isEmpty, "\(report.schema_violations)")
-        let counters = try await server.running.media.counters()
-        #expect(counters.reduce(0) { $0 + $1.consentExpiries } >= 1)
     }
 }
 
