@@ -283,7 +283,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelaisReceiveTests",
-            dependencies: ["RelaisReceive", "RelaisWire"],
+            dependencies: ["TestSupport", "RelaisReceive", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -77,7 +77,7 @@ public enum EchoNegotiation {
         let (ufrag, fingerprint) = (transport.credentials.ufrag, transport.fingerprint)
         var sections: [Section] = []
         for m in offer.media {
-            sections.append(try section(answering: m, videoSSRC: videoSSRC, audioSSRC: audioSSRC))
+            sections.append(try section(answering: m, refused: offer.isRejected(m), videoSSRC: videoSSRC, audioSSRC: audioSSRC))
         }
         let plan = Plan(remoteUfrag: ufrag, remoteFingerprint: fingerprint, sections: sections, videoSSRC: videoSSRC, audioSSRC: audioSSRC)
         guard !plan.accepted.isEmpty else {
@@ -106,13 +106,14 @@ public enum EchoNegotiation {
     }
 
     /// The answer's section for one offered section: accepted with one codec, or rejected (port 0).
-    static func section(answering offered: MediaDescription, videoSSRC: UInt32, audioSSRC: UInt32) throws(EchoNegotiationError) -> Section {
+    /// `refused`: the peer itself refused it (port 0 outside a bundle-only section, RFC 8843 §6).
+    static func section(answering offered: MediaDescription, refused: Bool, videoSSRC: UInt32, audioSSRC: UInt32) throws(EchoNegotiationError) -> Section {
         var rejected = MediaDescription(kind: offered.kind, port: 0, proto: offered.proto, formats: offered.formats)
         if let mid = offered.mid { rejected.addAttribute("mid", mid) }
         rejected.addAttribute("inactive")
         let reject = Section(media: rejected, payloadTypes: [], kind: offered.kind)
 
-        guard offered.port != 0, offered.proto.contains("SAVPF"), offered.kind == "video" || offered.kind == "audio" else { return reject }
+        guard !refused, offered.proto.contains("SAVPF"), offered.kind == "video" || offered.kind == "audio" else { return reject }
         let codecs: [SDPCodec]
         let extensions: [ExtensionMap]
         do {

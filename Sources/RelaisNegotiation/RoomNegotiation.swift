@@ -9,7 +9,7 @@ public struct PublishedSection: Sendable, Equatable {
     public var codec: SDPCodec
     /// SSRC the publisher announced (a=ssrc), if any; otherwise learnt from the mid extension.
     public var ssrc: UInt32?
-    /// Header extensions kept in the answer (mid, abs-send-time, audio level).
+    /// Header extensions kept in the answer (mid, abs-send-time, audio level, transport-wide sequence number).
     public var extensions: [ExtensionMap]
 
     public init(mid: String, kind: MediaKind, codec: SDPCodec, ssrc: UInt32?, extensions: [ExtensionMap]) {
@@ -55,13 +55,19 @@ public struct Subscription: Sendable, Equatable {
 ///
 /// The relay bundles everything on one transport with rtcp-mux, keeps one codec per section (the
 /// peer's first one the relay forwards), and offers only the feedback it honours: NACK (answered
-/// from the retransmission cache), PLI and FIR (throttled towards the publisher).
+/// from the retransmission cache), PLI and FIR (throttled towards the publisher), and to publishers
+/// transport-wide congestion feedback (TWCC) when they send the transport-wide sequence number.
 public enum RoomNegotiation {
     public static let videoCodecs = ["VP8", "H264", "VP9"]
     public static let audioCodecs = ["opus"]
     public static let feedback: Set<String> = ["nack", "nack pli", "ccm fir"]
+    /// Feedback answered to a publisher whose section keeps the transport-wide sequence number
+    /// extension: the relay then sends it transport-wide congestion feedback (TWCC).
+    public static let publishFeedback: Set<String> = feedback.union(["transport-cc"])
     /// Extensions the relay reads from publishers; everything else is neutralised on forwarding.
-    public static let publishExtensions: Set<String> = [RTPExtensionURI.mid, RTPExtensionURI.absSendTime, RTPExtensionURI.audioLevel]
+    public static let publishExtensions: Set<String> = [
+        RTPExtensionURI.mid, RTPExtensionURI.absSendTime, RTPExtensionURI.audioLevel, RTPExtensionURI.transportWideCC,
+    ]
 
     // MARK: Limits
 
@@ -105,6 +111,11 @@ public enum RoomNegotiation {
         public var sections: [PublishedSection] { accepted.compactMap { $0 } }
         /// The publisher's id for the mid header extension (RFC 8843 §15.2), if it sends one.
         public var midExtensionID: UInt8? { sections.lazy.flatMap(\.extensions).first { $0.uri == RTPExtensionURI.mid }?.id }
+        /// The publisher's id for the transport-wide sequence number, if it sends one: the relay
+        /// then records every packet's arrival and answers with TWCC feedback.
+        public var transportCCExtensionID: UInt8? {
+            sections.lazy.flatMap(\.extensions).first { $0.uri == RTPExtensionURI.transportWideCC }?.id
+        }
     }
 
     /// Negotiates a publish offer: parses and validates it completely (grammar, caps, values later
@@ -175,7 +186,7 @@ public enum RoomNegotiation {
         var subscriptions: [Subscription] = []
         for slot in slots {
             guard let track = slot.track, let codec = slot.codec,
-                  let section = answer.media.first(where: { $0.mid == slot.mid }), section.port != 0,
+                  let section = answer.media.first(where: { $0.mid == slot.mid }), !answer.isRejected(section),
                   section.direction != .inactive, section.direction != .sendonly else { continue }
             subscriptions.append(Subscription(
                 trackID: track.trackId, outputSSRC: slot.ssrc, payloadType: codec.payloadType,
@@ -237,7 +248,7 @@ public enum RoomNegotiation {
         var result: [PublishedSection?] = []
         for m in offer.media {
             let mid = try sdp { () throws(SDPError) in try m.validatedMid() }
-            guard m.port != 0, m.proto.contains("SAVPF"), let mid,
+            guard !offer.isRejected(m), m.proto.contains("SAVPF"), let mid,
                   let kind = MediaKind(rawValue: m.kind),
                   m.direction == .sendonly || m.direction == .sendrecv
             else {
@@ -295,12 +306,12 @@ public enum RoomNegotiation {
         return sdp
     }
 
-    static func addCodec(_ m: inout MediaDescription, _ codec: SDPCodec) {
+    static func addCodec(_ m: inout MediaDescription, _ codec: SDPCodec, feedback honoured: Set<String> = feedback) {
         m.addAttribute("rtpmap", codec.rtpMap.sdpValue)
         if let parameters = codec.parameters { m.addAttribute("fmtp", "\(codec.payloadType) \(parameters.parameters)") }
         for fb in codec.feedback {
             let key = fb.type + (fb.parameter.map { " \($0)" } ?? "")
-            if feedback.contains(key) {
+            if honoured.contains(key) {
                 m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: codec.payloadType, type: fb.type, parameter: fb.parameter).sdpValue)
             }
         }
@@ -332,7 +343,8 @@ public enum RoomNegotiation {
             m.addAttribute("rtcp-mux")
             if offered.hasAttribute("rtcp-rsize") { m.addAttribute("rtcp-rsize") }
             for ext in section.extensions { m.addAttribute("extmap", ExtensionMap(id: ext.id, uri: ext.uri).sdpValue) }
-            addCodec(&m, section.codec)
+            let transportCC = section.extensions.contains { $0.uri == RTPExtensionURI.transportWideCC }
+            addCodec(&m, section.codec, feedback: transportCC ? publishFeedback : feedback)
             local.writeCandidates(into: &m)
             answer.media.append(m)
         }

@@ -18,7 +18,7 @@ import Testing
         fingerprint: DTLSFingerprint(algorithm: "sha-256", bytes: Array(repeating: 0xAB, count: 32)),
         address: TransportAddress(ip: IPAddress("127.0.0.1")!, port: 40000))
 
-    @Test(arguments: ["aiortc-offer.sdp", "chromium-offer.sdp", "firefox-offer.sdp"])
+    @Test(arguments: ["aiortc-offer.sdp", "chromium-offer.sdp", "firefox-offer.sdp", "webrtcbin-offer.sdp"])
     func publishAnswerToARealOffer(_ name: String) throws {
         let offer = try RoomNegotiation.parse(try Self.fixture(name))
         let remote = try RoomNegotiation.transportParameters(of: offer)
@@ -54,9 +54,44 @@ import Testing
         }
     }
 
+    /// A publisher that sends the transport-wide sequence number (Chromium, Firefox) is answered
+    /// with it and with `transport-cc` feedback on every codec; one that does not (aiortc) is not.
+    @Test(arguments: [("chromium-offer.sdp", true), ("firefox-offer.sdp", true), ("aiortc-offer.sdp", false)])
+    func transportWideFeedbackIsAnsweredWhenThePublisherSendsTheSequence(_ name: String, expected: Bool) throws {
+        let negotiation = try RoomNegotiation.negotiatePublishOffer(try Self.fixture(name))
+        #expect((negotiation.transportCCExtensionID != nil) == expected)
+        let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(negotiation, local: Self.local, sessionID: 7, version: 1))
+        for section in answer.media where section.port != 0 {
+            let extensions = try section.extensionMaps().filter { $0.uri == RTPExtensionURI.transportWideCC }
+            #expect(extensions.map(\.id) == (expected ? [try #require(negotiation.transportCCExtensionID)] : []))
+            #expect(try section.rtcpFeedback().contains { $0.type == "transport-cc" } == expected)
+        }
+    }
+
+    /// GStreamer's webrtcbin under max-bundle offers its audio `a=bundle-only` with port 0 (RFC 8843
+    /// §7.2.1): accepted as a track on the bundle's transport. Port 0 without bundle-only, or
+    /// outside the BUNDLE group, is the peer's refusal.
+    @Test func aBundleOnlySectionIsAcceptedAndAPortZeroOneOutsideTheBundleIsNot() throws {
+        let text = try Self.fixture("webrtcbin-offer.sdp")
+        let offer = try RoomNegotiation.parse(text)
+        #expect(offer.media.map(\.port) == [9, 0])
+        let accepted = try RoomNegotiation.acceptedSections(of: offer)
+        #expect(accepted.map { $0?.kind } == [.video, .audio])
+        let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(
+            offer: offer, accepted: accepted, local: Self.local, sessionID: 7, version: 1))
+        #expect(answer.media.map(\.direction) == [.recvonly, .recvonly])
+        #expect(answer.bundleMids == ["video0", "audio1"])
+
+        let outsideBundle = try RoomNegotiation.parse(text.replacingOccurrences(of: "a=group:BUNDLE video0 audio1", with: "a=group:BUNDLE video0"))
+        #expect(try RoomNegotiation.acceptedSections(of: outsideBundle).map { $0?.kind } == [.video, nil])
+        let refused = try RoomNegotiation.parse(text.replacingOccurrences(of: "a=bundle-only\r\n", with: ""))
+        #expect(try RoomNegotiation.acceptedSections(of: refused).map { $0?.kind } == [.video, nil])
+    }
+
     @Test func subscribeOfferDeclaresOneSendOnlySectionPerTrackAndKeepsFreeSlotsInactive() throws {
         let vp8 = SDPCodec(rtpMap: RTPMap(payloadType: 97, encodingName: "VP8", clockRate: 90000),
-                           feedback: [RTCPFeedbackAttribute(payloadType: 97, type: "nack"), RTCPFeedbackAttribute(payloadType: 97, type: "goog-remb")])
+                           feedback: [RTCPFeedbackAttribute(payloadType: 97, type: "nack"), RTCPFeedbackAttribute(payloadType: 97, type: "goog-remb"),
+                                      RTCPFeedbackAttribute(payloadType: 97, type: "transport-cc")])
         let opus = SDPCodec(rtpMap: RTPMap(payloadType: 111, encodingName: "opus", clockRate: 48000, channels: 2),
                             parameters: FormatParameters(payloadType: 111, parameters: "minptime=10;useinbandfec=1"))
         let slots = [
@@ -77,7 +112,8 @@ import Testing
         #expect(try offer.media[0].msid()?.stream == "p-1")
         #expect(try offer.media[0].msid()?.track == "p-1-0")
         #expect(try offer.media.allSatisfy { try $0.setup() == .actpass })
-        // Only feedback the relay honours is offered (no goog-remb: the relay does not estimate yet).
+        // Only feedback the relay honours is offered (no goog-remb, no transport-cc: the relay does
+        // not estimate subscribers' links yet).
         let feedback = try offer.media[0].rtcpFeedback().map(\.type)
         #expect(feedback == ["nack"])
         #expect(try offer.media[1].formatParameters().first?.parameters == "minptime=10;useinbandfec=1")

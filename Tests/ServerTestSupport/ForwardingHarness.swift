@@ -6,7 +6,7 @@ import RelaisNIO
 import RelaisSFU
 public import RelaisServer
 public import RelaisTransport
-import RelaisWire
+public import RelaisWire
 
 /// A media loop with one consultation room, its publisher and subscribers connected in memory
 /// (real ICE, DTLS and SRTP, driven by `ClientTransport`s), for benchmarks and the media path's
@@ -43,8 +43,11 @@ public final class ForwardingHarness {
     public static let publisherSSRC: UInt32 = 0x1234_5678
     public static let firstOutputSSRC: UInt32 = 0x5000_0000
 
-    /// - Parameter subscribers: subscribe transports, each consuming the publisher's one video track.
-    public init(subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM) throws {
+    /// - Parameters:
+    ///   - subscribers: subscribe transports, each consuming the publisher's one video track.
+    ///   - transportCCExtensionID: the publisher's id for the transport-wide sequence number, if it
+    ///     negotiated one (the relay then sends it TWCC feedback).
+    public init(subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM, transportCCExtensionID: UInt8? = nil) throws {
         eventLoop = EmbeddedEventLoop()
         var configuration = TransportConfiguration()
         configuration.srtpProfiles = [profile]
@@ -83,7 +86,8 @@ public final class ForwardingHarness {
         let section = PublishedSection(
             mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
             ssrc: Self.publisherSSRC, extensions: [])
-        room.setPublishedTracks(publisherSession, [(trackID: "video", section: section)], midExtensionID: nil)
+        room.setPublishedTracks(
+            publisherSession, [(trackID: "video", section: section)], midExtensionID: nil, transportCCExtensionID: transportCCExtensionID)
         var peers: [Peer] = []
         var sessions: [SubscriberSession] = []
         for i in 0..<count {
@@ -156,6 +160,36 @@ public final class ForwardingHarness {
             guard let n = publisher.client.protectRTP(scratch, length: packet.count) else { fatalError("protect failed") }
             setPrepared(i, length: n, from: publisher.socketAddress)
         }
+    }
+
+    /// Protects each packet as the publisher, as it is but for its SSRC (set to the published track's).
+    public func prepareRTP(packets: [[UInt8]]) {
+        for (i, packet) in packets.enumerated() {
+            scratch.copyBytes(from: packet)
+            RTPRewrite.setSSRC(SSRC(Self.publisherSSRC), in: scratch)
+            guard let n = publisher.client.protectRTP(scratch, length: packet.count) else { fatalError("protect failed") }
+            setPrepared(i, length: n, from: publisher.socketAddress)
+        }
+    }
+
+    /// The RTCP compound in a datagram the relay sent the publisher, decrypted; nil for anything else.
+    public func publisherRTCP(_ envelope: AddressedEnvelope<ByteBuffer>) -> [UInt8]? {
+        guard envelope.remoteAddress == publisher.socketAddress else { return nil }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buffer.deallocate() }
+        let n = envelope.data.readableBytes
+        envelope.data.withUnsafeReadableBytes { buffer.copyMemory(from: $0) }
+        guard case .rtcp(let length) = publisher.client.handleDatagram(buffer, length: n, localIndex: 0, from: relayAddress, now: .zero) else {
+            return nil
+        }
+        return Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length]))
+    }
+
+    /// Runs the room's timer work (`MediaLoop.tickRoom`: reports, feedback, NACKs) as of `now`,
+    /// then gives what the loop queued to `sink`.
+    public func tick(at now: Instant, collecting sink: (AddressedEnvelope<ByteBuffer>) -> Void) {
+        loop.tickRoom(room, now: now)
+        loop.outbox.drain(sink)
     }
 
     /// Sets every subscriber's retransmission budget (benchmarks measure the answered path, so they

@@ -229,6 +229,8 @@ struct MediaLoopBody: Codable {
     var loop: Int
     var datagramsIn, datagramsOut, bytesIn, bytesOut, forwarded, unrouted: Int
     var retransmissions, retransmissionMisses, nacksToPublishers, keyframeRequests: Int
+    /// Transport-wide congestion feedback compounds (TWCC) sent to publishers.
+    var transportFeedbackToPublishers: Int
     /// Media-path drops by named reason (`relais_media_drops_total{reason}` in /metrics).
     var nackRepeats, nackOverBudget, rtpDuplicates, rtpTooOld, unwritableDrops, ssrcLimitDrops, addressMovesRefused: Int
     var transportsOpened, transportsClosed, consentExpiries, dtlsFailures, srtpFailures: Int
@@ -252,6 +254,7 @@ struct MediaLoopBody: Codable {
         retransmissionMisses = c.retransmissionMisses
         nacksToPublishers = c.nacksToPublishers
         keyframeRequests = c.keyframeRequests
+        transportFeedbackToPublishers = c.transportFeedbackToPublishers
         nackRepeats = c.nackRepeats
         nackOverBudget = c.nackOverBudget
         rtpDuplicates = c.rtpDuplicates

@@ -1,7 +1,7 @@
 import RelaisReceive
 import RelaisSFU
 import RelaisTransport
-import RelaisWire
+package import RelaisWire
 
 /// The consultation-room media path: forwarding published RTP to subscribers, feedback between
 /// them, and the relay's own reports. Runs on the loop; the scratch buffers are the loop's.
@@ -68,6 +68,11 @@ extension MediaLoop {
     func forwardPublishedRTP(_ publisher: PublisherSession, length: Int, now: Instant) {
         let packet = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
         guard let view = try? RTPPacketView(parsing: packet) else { return }
+        // Every authentic packet of the transport counts for congestion feedback, whatever becomes of it.
+        if let id = publisher.transportCCExtensionID, let value = view.extensionValue(id: id), value.count == 2,
+           publisher.transportFeedback.record(SequenceNumber(value.u16(at: 0)), ssrc: view.ssrc, endOfFrame: view.marker, arrival: now) {
+            sendTransportFeedback(publisher, now: now)
+        }
         let ssrc = view.ssrc.rawValue
         guard let track = publisher.tracksBySSRC[ssrc] ?? bindSSRC(publisher, view: view) else { return }
         let sequence = view.sequenceNumber
@@ -170,14 +175,33 @@ extension MediaLoop {
         sendRTCP(entry: entry, length: writer.position)
     }
 
+    /// Sends the publisher's pending transport-wide feedback (TWCC), after an empty receiver report
+    /// (a compound starts with one, RFC 3550 §6.1), as many compounds as the window needs.
+    func sendTransportFeedback(_ publisher: PublisherSession, now: Instant) {
+        guard let entry = entries[publisher.transport], entry.transport.isConnected else { return }
+        let sender = SSRC(publisher.room.relaySSRC)
+        for _ in 0..<4 {
+            var writer = ByteWriter(transmit)
+            guard (try? ReceiverReport(ssrc: sender).serialize(into: &writer)) != nil else { return }
+            let start = writer.position
+            let written = publisher.transportFeedback.writeFeedback(
+                senderSSRC: sender, into: UnsafeMutableRawBufferPointer(rebasing: transmit[start..<1200]), now: now)
+            guard written > 0 else { return }
+            counters.transportFeedbackToPublishers += 1
+            sendRTCP(entry: entry, length: start + written)
+            if publisher.transportFeedback.pendingCount == 0 { return }
+        }
+    }
+
     private func publisherSession(_ entry: TransportEntry) -> PublisherSession? {
         if case .publisher(let p) = entry.purpose { return p }
         return nil
     }
 
-    /// Receiver reports (RFC 3550 §6.4.2) once a second, NACKs for detected loss, keyframe
-    /// requests the throttle held back, and the tracks' rate meters and freeze detection.
-    func tickRoom(_ room: RoomMedia, now: Instant) {
+    /// Receiver reports (RFC 3550 §6.4.2) once a second, transport-wide feedback at least every
+    /// 100 ms, NACKs for detected loss, keyframe requests the throttle held back, and the tracks'
+    /// rate meters and freeze detection.
+    package func tickRoom(_ room: RoomMedia, now: Instant) {
         for subscriber in room.subscribers.values {
             let entry = entries[subscriber.transport]
             let connected = entry?.transport.isConnected ?? false
@@ -188,6 +212,7 @@ extension MediaLoop {
         for publisher in room.publishers.values {
             for track in publisher.tracks { track.tickStatistics(now: now) }
             guard let entry = entries[publisher.transport], entry.transport.isConnected else { continue }
+            if publisher.transportFeedback.isDue(now: now) { sendTransportFeedback(publisher, now: now) }
             for track in publisher.tracks {
                 if track.keyframeThrottle.poll(now: now) { sendPLI(track) }
                 guard track.cache != nil, let ssrc = track.ssrc else { continue }

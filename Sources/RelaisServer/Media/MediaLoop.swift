@@ -54,6 +54,8 @@ public struct MediaLoopCounters: Sendable, Equatable {
     public var retransmissionMisses = 0
     /// NACK packets the relay sent to publishers for loss it detected.
     public var nacksToPublishers = 0
+    /// Transport-wide congestion feedback compounds (TWCC) the relay sent to publishers.
+    public var transportFeedbackToPublishers = 0
     /// Keyframe requests (PLI) the relay sent to publishers after throttling.
     public var keyframeRequests = 0
     /// RTP packets forwarded to subscribers.
@@ -139,7 +141,7 @@ public final class MediaLoop {
     }
 
     /// Monotonic time for the cores.
-    static func now() -> Instant {
+    package static func now() -> Instant {
         Instant(nanoseconds: NIODeadline.now().uptimeNanoseconds)
     }
 

@@ -22,6 +22,7 @@ extension Room {
         let remote = negotiation.remote
         let sections = negotiation.sections
         let midExtension = negotiation.midExtensionID
+        let transportCCExtension = negotiation.transportCCExtensionID
         let trackSections = sections.map { (trackID: "\(participantId)-\($0.mid)", section: $0) }
 
         // Open the transport, restart ICE, or replace it when the DTLS identity changed.
@@ -66,7 +67,7 @@ extension Room {
         let sendable = trackSections
         _ = try? await media.onLoop(loop) { loop in
             guard let room = loop.rooms[roomName], let session = room.publishers[transport] else { return }
-            room.setPublishedTracks(session, sendable, midExtensionID: midExtension)
+            room.setPublishedTracks(session, sendable, midExtensionID: midExtension, transportCCExtensionID: transportCCExtension)
         }
 
         participant.publishVersion += 1

@@ -112,6 +112,10 @@ package final class PublisherSession {
     var tracksBySSRC: [UInt32: ProducerTrack] = [:]
     /// Publisher's id for the mid header extension, to bind unannounced SSRCs (RFC 8843 §15).
     var midExtensionID: UInt8?
+    /// Publisher's id for the transport-wide sequence number; with it, every packet's arrival is
+    /// recorded and reported back in TWCC feedback for the publisher's congestion controller.
+    var transportCCExtensionID: UInt8?
+    var transportFeedback = TransportFeedbackRecorder()
     var lastReceiverReport = Instant.zero
     var lostScratch: [SequenceNumber] = []
 
@@ -213,7 +217,10 @@ package final class RoomMedia {
     }
 
     /// Replaces a publisher's tracks with those of its latest negotiated offer.
-    package func setPublishedTracks(_ publisher: PublisherSession, _ sections: [(trackID: String, section: PublishedSection)], midExtensionID: UInt8?) {
+    package func setPublishedTracks(
+        _ publisher: PublisherSession, _ sections: [(trackID: String, section: PublishedSection)], midExtensionID: UInt8?,
+        transportCCExtensionID: UInt8? = nil
+    ) {
         let keep = Set(sections.map(\.trackID))
         for track in publisher.tracks where !keep.contains(track.trackID) {
             removeProducer(track)
@@ -236,6 +243,7 @@ package final class RoomMedia {
         }
         publisher.tracks = tracks
         publisher.midExtensionID = midExtensionID
+        publisher.transportCCExtensionID = transportCCExtensionID
         publisher.rebuildIndex()
     }
 

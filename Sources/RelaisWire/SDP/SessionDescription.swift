@@ -205,6 +205,15 @@ public struct SessionDescription: SDPSection, Equatable, Sendable {
         return nil
     }
 
+    /// Whether the peer refused section `m`: port 0, unless the section is `a=bundle-only` and in the
+    /// BUNDLE group (RFC 8843 §6, §7.2.1): such a section is accepted and uses the group's transport.
+    /// GStreamer's webrtcbin offers every section after the first that way under max-bundle.
+    public func isRejected(_ m: MediaDescription) -> Bool {
+        guard m.port == 0 else { return false }
+        guard m.hasAttribute("bundle-only"), let mid = m.mid, let bundle = bundleMids else { return true }
+        return !bundle.contains(mid)
+    }
+
     public var isICELite: Bool { hasAttribute("ice-lite") }
 
     /// Runs every typed accessor at session level and in every section (`checkAttributes` of
