@@ -20,6 +20,13 @@ public struct PublishedSection: Sendable, Equatable {
         self.extensions = extensions
     }
 
+    /// The codec's name as the signaling protocol spells it (`opus`, `VP8`, `H264`, `VP9`), whatever
+    /// case the publisher's rtpmap used (encoding names are case-insensitive, RFC 4855 §3; webrtcbin
+    /// writes `OPUS`).
+    public var codecName: String {
+        (RoomNegotiation.videoCodecs + RoomNegotiation.audioCodecs).first { $0.caseInsensitiveCompare(codec.name) == .orderedSame } ?? codec.name
+    }
+
     /// The codec's RTP clock rate; `acceptedSections` only accepts 90000 or 48000, and the
     /// conversion saturates rather than trap for a section built by other code.
     public var clockRate: UInt32 { UInt32(clamping: codec.rtpMap.clockRate) }

@@ -77,6 +77,8 @@ import Testing
         #expect(offer.media.map(\.port) == [9, 0])
         let accepted = try RoomNegotiation.acceptedSections(of: offer)
         #expect(accepted.map { $0?.kind } == [.video, .audio])
+        // webrtcbin writes OPUS/48000/2; the protocol's tracks say opus (Signaling/schemas).
+        #expect(accepted.map { $0?.codecName } == ["VP8", "opus"])
         let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(
             offer: offer, accepted: accepted, local: Self.local, sessionID: 7, version: 1))
         #expect(answer.media.map(\.direction) == [.recvonly, .recvonly])

@@ -80,7 +80,7 @@ extension Room {
         let before = Set(participant.published.map(\.track.trackId))
         let now = trackSections.map { entry in
             (section: entry.section,
-             track: Track(trackId: entry.trackID, participantId: participantId, kind: entry.section.kind, codec: entry.section.codec.name))
+             track: Track(trackId: entry.trackID, participantId: participantId, kind: entry.section.kind, codec: entry.section.codecName))
         }
         let after = Set(now.map(\.track.trackId))
         for (_, track) in participant.published where !after.contains(track.trackId) {

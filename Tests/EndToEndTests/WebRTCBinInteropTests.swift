@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// GStreamer's webrtcbin, the WebRTC stack of many embedded cart devices, against the real relay
+/// (issue 15). libnice gathers no loopback candidate, so each run is one `netns_interop.py` inside
+/// a private network namespace (`unshare -n`, a veth pair on 10.77.0.0/24): the built
+/// `relais-server`, a webrtcbin peer and an aiortc peer, in one room.
+@Suite("webrtcbin interop", .serialized)
+struct WebRTCBinInteropTests {
+    struct Section: Decodable, Equatable {
+        var port: Int
+        var kind: String
+        var bundle_only: Bool
+    }
+    struct WebRTCBinReport: Decodable {
+        var offer_sections: [Section]
+        var answer_sections: [Section]
+        var ice_connected_after_s: Double?
+        var connection_state: String
+        var video_frames: Int
+        var audio_buffers: Int
+        var offers_answered: Int
+        var errors: [String]
+    }
+    struct AiortcExpert: Decodable {
+        var expert1: ConsultationRoomTests.Receiver
+    }
+    struct AiortcCart: Decodable {
+        var published: Bool
+        var schema_violations: [JSONValue]
+    }
+    struct MediaLoop: Decodable {
+        var forwarded: Int
+        var srtpFailures: Int
+        var transportFeedbackToPublishers: Int
+    }
+    struct Media: Decodable { var loops: [MediaLoop] }
+    struct Report<Cart: Decodable, Expert: Decodable>: Decodable {
+        var cart: Cart
+        var expert: Expert
+        var media: Media
+    }
+
+    static func run<Cart: Decodable, Expert: Decodable>(_ scenario: String, _ type: Report<Cart, Expert>.Type) async throws -> Report<Cart, Expert> {
+        let server = BuiltProducts.binDirectory.appendingPathComponent("relais-server").path
+        let result = try await runProcess("/usr/bin/unshare", arguments: [
+            "-n", "/usr/bin/python3", peerScriptPath("netns_interop.py"), "--server-bin", server, "--scenario", scenario,
+        ], timeout: .seconds(120))
+        #expect(result.status == 0, "netns_interop.py exited \(result.status): \(result.stderr.suffix(2000))")
+        return try ConsultationRoomTests.decodeReport(type, result)
+    }
+
+    /// webrtcbin's max-bundle offer marks the audio `a=bundle-only` with port 0: the relay accepts
+    /// both tracks on the bundle's transport, answers them, and an aiortc expert decodes both. The
+    /// cart stamps the transport-wide sequence number, so the relay sends it TWCC feedback.
+    @Test func webrtcbinPublishesItsBundleOnlyOfferAndAiortcDecodes() async throws {
+        let report = try await Self.run("webrtcbin-cart", Report<WebRTCBinReport, AiortcExpert>.self)
+        #expect(report.cart.offer_sections == [
+            Section(port: 9, kind: "video", bundle_only: false), Section(port: 0, kind: "audio", bundle_only: true),
+        ])
+        #expect(report.cart.answer_sections.map(\.kind) == ["video", "audio"])
+        #expect(report.cart.answer_sections.allSatisfy { $0.port != 0 }, "the relay refused a section: \(report.cart.answer_sections)")
+        #expect(report.cart.connection_state == "connected")
+        #expect(report.cart.errors.isEmpty)
+        #expect(report.expert.expert1.video_frames >= 60)
+        #expect(report.expert.expert1.audio_frames >= 100)
+        #expect(report.expert.expert1.schema_violations.isEmpty, "\(report.expert.expert1.schema_violations)")
+        let media = try #require(report.media.loops.first)
+        #expect(media.srtpFailures == 0)
+        #expect(media.transportFeedbackToPublishers > 10)
+    }
+
+    /// An aiortc cart publishes; webrtcbin answers the relay's subscribe offer and decodes video and audio.
+    @Test func aiortcPublishesAndWebrtcbinSubscribesAndDecodes() async throws {
+        let report = try await Self.run("webrtcbin-expert", Report<AiortcCart, WebRTCBinReport>.self)
+        #expect(report.cart.published)
+        #expect(report.cart.schema_violations.isEmpty)
+        #expect(report.expert.offers_answered >= 1)
+        #expect(report.expert.connection_state == "connected")
+        #expect(report.expert.video_frames >= 60)
+        #expect(report.expert.audio_buffers >= 100)
+        #expect(report.expert.errors.isEmpty)
+    }
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Interop with a WebRTC stack that gathers no loopback candidate (GStreamer webrtcbin over libnice),
+inside a private network namespace, as the brief's test rules prescribe for browsers and aioice.
+
+Run as `unshare -n /usr/bin/python3 netns_interop.py --server-bin PATH --scenario S`. In the new
+namespace it brings loopback up and a veth pair carrying 10.77.0.1/24 and 10.77.0.2/24 (nothing
+leaves the namespace), starts `relais-server` with its media on 10.77.0.1 and its signaling on
+loopback, mints tokens with `relais-server token`, then runs two real peers in one room:
+
+  webrtcbin-cart    webrtcbin publishes (its max-bundle offer: audio `a=bundle-only`, port 0);
+                    an aiortc expert decodes
+  webrtcbin-expert  an aiortc cart publishes; webrtcbin answers the subscribe offers and decodes
+
+Prints one JSON report: each peer's report and the relay's media counters
+(GET /v1/admin/media). Exit 0 when the run completed (the Swift test judges), 2 on a setup error.
+"""
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET = "netns-interop-secret-" + secrets.token_hex(16)
+HTTP_PORT = 18088
+MEDIA_HOST = "10.77.0.1"
+
+
+def sh(*command):
+    subprocess.run(command, check=True)
+
+
+def network():
+    sh("ip", "link", "set", "lo", "up")
+    sh("ip", "link", "add", "rl0", "type", "veth", "peer", "name", "rl1")
+    sh("ip", "addr", "add", f"{MEDIA_HOST}/24", "dev", "rl0")
+    sh("ip", "addr", "add", "10.77.0.2/24", "dev", "rl1")
+    sh("ip", "link", "set", "rl0", "up")
+    sh("ip", "link", "set", "rl1", "up")
+
+
+def token(server_bin, *arguments):
+    return subprocess.run([server_bin, "token", "--token-secret", SECRET, *arguments],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def wait_ready(server, deadline):
+    """Until the signaling port accepts connections."""
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"relais-server exited with {server.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("relais-server did not become ready")
+
+
+def media_counters(server_bin):
+    operator = token(server_bin, "--operator", "--name", "interop-test")
+    request = urllib.request.Request(f"http://127.0.0.1:{HTTP_PORT}/v1/admin/media", headers={"Authorization": f"Bearer {operator}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def run_json(command, timeout):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    report = json.loads(lines[-1]) if lines else {"error": "no report"}
+    report["exit_status"] = result.returncode
+    if result.returncode != 0 or "error" in report:
+        report["stderr_tail"] = "\n".join(line for line in result.stderr.splitlines() if "CRITICAL" not in line and line)[-1500:]
+    return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server-bin", required=True)
+    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert"], required=True)
+    parser.add_argument("--duration", type=float, default=20, help="how long the cart publishes")
+    args = parser.parse_args()
+    try:
+        network()
+        history = tempfile.mkdtemp(prefix="relais-netns-")
+        server = subprocess.Popen(
+            [args.server_bin, "serve", "--token-secret", SECRET, "--http-port", str(HTTP_PORT), "--media-host", MEDIA_HOST,
+             "--media-port", "40000", "--media-loops", "1", "--history-path", os.path.join(history, "history.sqlite"),
+             "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(server, time.monotonic() + 20)
+    except Exception as error:
+        print(json.dumps({"error": f"setup: {error!r}"}))
+        sys.exit(2)
+
+    url = f"ws://127.0.0.1:{HTTP_PORT}/v1/signaling"
+    room = "interop-" + args.scenario
+    cart_token = token(args.server_bin, "--room", room, "--role", "cart", "--name", "cart")
+    expert_token = token(args.server_bin, "--room", room, "--role", "expert", "--name", "expert1")
+    webrtcbin = [sys.executable, os.path.join(HERE, "webrtcbin_room.py"), "--url", url, "--room", room]
+    # aiortc lives in the interpreter the other end-to-end tests use (python3 on PATH).
+    aiortc = ["python3", os.path.join(HERE, "aiortc_room.py"), "--url", url, "--room", room]
+    try:
+        if args.scenario == "webrtcbin-cart":
+            cart = subprocess.Popen(webrtcbin + ["--token", cart_token, "--role", "cart", "--duration", str(args.duration)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            expert = run_json(aiortc + ["--tokens", json.dumps({"expert1": expert_token}), "--scenario", "expert",
+                                        "--timeout", str(args.duration - 5)], timeout=args.duration + 30)
+            counters = media_counters(args.server_bin)
+            out, err = cart.communicate(timeout=args.duration + 30)
+        else:
+            cart = subprocess.Popen(aiortc + ["--tokens", json.dumps({"cart": cart_token}), "--scenario", "cart",
+                                              "--duration", str(args.duration)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            expert = run_json(webrtcbin + ["--token", expert_token, "--role", "expert", "--timeout", str(args.duration - 5)],
+                              timeout=args.duration + 30)
+            counters = media_counters(args.server_bin)
+            out, err = cart.communicate(timeout=args.duration + 30)
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        cart_report = json.loads(lines[-1]) if lines else {"error": "no report", "stderr_tail": err[-1500:]}
+        report = {"cart": cart_report, "expert": expert, "media": counters}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
