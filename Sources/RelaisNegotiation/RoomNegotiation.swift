@@ -118,6 +118,10 @@ public enum RoomNegotiation {
         public var sections: [PublishedSection] { accepted.compactMap { $0 } }
         /// The publisher's id for the mid header extension (RFC 8843 §15.2), if it sends one.
         public var midExtensionID: UInt8? { sections.lazy.flatMap(\.extensions).first { $0.uri == RTPExtensionURI.mid }?.id }
+        /// Whether the publisher offers REMB (`goog-remb`) on an accepted codec: the relay can cap it.
+        public var offersREMB: Bool {
+            sections.contains { $0.codec.feedback.contains { $0.type == "goog-remb" && $0.parameter == nil } }
+        }
         /// The publisher's id for the transport-wide sequence number, if it sends one: the relay
         /// then records every packet's arrival and answers with TWCC feedback.
         public var transportCCExtensionID: UInt8? {
@@ -324,14 +328,18 @@ public enum RoomNegotiation {
         }
     }
 
-    /// The answer to a negotiated publish offer.
-    public static func publishAnswer(_ negotiation: PublishNegotiation, local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int) -> String {
-        publishAnswer(offer: negotiation.offer, accepted: negotiation.accepted, local: local, sessionID: sessionID, version: version)
+    /// The answer to a negotiated publish offer; with `remb`, `goog-remb` is answered where offered
+    /// (the relay then sends the publisher its bitrate ceiling).
+    public static func publishAnswer(
+        _ negotiation: PublishNegotiation, local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int, remb: Bool = false
+    ) -> String {
+        publishAnswer(offer: negotiation.offer, accepted: negotiation.accepted, local: local, sessionID: sessionID, version: version, remb: remb)
     }
 
     /// The answer to a publish offer: accepted sections `recvonly` with one codec each.
     public static func publishAnswer(
-        offer: SessionDescription, accepted: [PublishedSection?], local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int
+        offer: SessionDescription, accepted: [PublishedSection?], local: SDPTransportAttributes.Local, sessionID: UInt64, version: Int,
+        remb: Bool = false
     ) -> String {
         var answer = sessionHeader(local, sessionID: sessionID, version: version, name: "relais publish")
         answer.addAttribute("group", (["BUNDLE"] + accepted.compactMap { $0?.mid }).joined(separator: " "))
@@ -351,7 +359,9 @@ public enum RoomNegotiation {
             if offered.hasAttribute("rtcp-rsize") { m.addAttribute("rtcp-rsize") }
             for ext in section.extensions { m.addAttribute("extmap", ExtensionMap(id: ext.id, uri: ext.uri).sdpValue) }
             let transportCC = section.extensions.contains { $0.uri == RTPExtensionURI.transportWideCC }
-            addCodec(&m, section.codec, feedback: transportCC ? publishFeedback : feedback)
+            var honoured = transportCC ? publishFeedback : feedback
+            if remb { honoured.insert("goog-remb") }
+            addCodec(&m, section.codec, feedback: honoured)
             local.writeCandidates(into: &m)
             answer.media.append(m)
         }

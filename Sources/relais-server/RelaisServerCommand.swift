@@ -124,6 +124,8 @@ struct Serve: AsyncParsableCommand {
     var maxPublishTracks: Int?
     @Option(help: "Distinct SSRCs one participant announces in its publish offer; beyond, invalid_sdp (env RELAIS_MAX_PUBLISH_SSRCS; default 16).")
     var maxPublishSsrcs: Int?
+    @Option(help: "Most kbit/s a publisher may send, announced to publishers that negotiate goog-remb in a REMB once a second; 0 = no ceiling (env RELAIS_MAX_PUBLISH_KBPS; default 0).")
+    var maxPublishKbps: Int?
     @Option(help: "SQLite file for the consultation history and audit trail, or `none` (env RELAIS_HISTORY_PATH; default ~/.relais/history.sqlite).")
     var historyPath: String?
     @Option(help: "Days of history kept; older rows are pruned hourly (env RELAIS_HISTORY_RETENTION_DAYS; default 90).")
@@ -200,6 +202,9 @@ struct Serve: AsyncParsableCommand {
               configuration.signaling.negotiationLimits.maxSSRCs > 0 else {
             throw ValidationError("the publish caps must be positive")
         }
+        let maxPublishKbps = try pick(maxPublishKbps, "max-publish-kbps", "RELAIS_MAX_PUBLISH_KBPS", 0)
+        guard (0...1_000_000).contains(maxPublishKbps) else { throw ValidationError("the publish ceiling is 0 (none) to 1000000 kbit/s") }
+        configuration.signaling.maxPublishBitrate = maxPublishKbps == 0 ? nil : UInt64(maxPublishKbps) * 1000
         let historyPath = pick(self.historyPath, "history-path", "RELAIS_HISTORY_PATH",
                                FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".relais/history.sqlite").path)
         if historyPath != "none" {

@@ -68,6 +68,21 @@ import Testing
         }
     }
 
+    /// goog-remb is answered only when the relay will send a ceiling, and only where it was offered.
+    @Test func rembIsAnsweredOnlyWithACeilingAndWhereOffered() throws {
+        let chromium = try RoomNegotiation.negotiatePublishOffer(try Self.fixture("chromium-offer.sdp"))
+        #expect(chromium.offersREMB)
+        for remb in [true, false] {
+            let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(chromium, local: Self.local, sessionID: 7, version: 1, remb: remb))
+            let video = try #require(answer.media.first { $0.kind == "video" && $0.port != 0 })
+            #expect(try video.rtcpFeedback().contains { $0.type == "goog-remb" } == remb)
+        }
+        let webrtcbin = try RoomNegotiation.negotiatePublishOffer(try Self.fixture("webrtcbin-offer.sdp"))
+        #expect(!webrtcbin.offersREMB)
+        let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(webrtcbin, local: Self.local, sessionID: 7, version: 1, remb: true))
+        #expect(try answer.media.allSatisfy { try !$0.rtcpFeedback().contains { $0.type == "goog-remb" } })
+    }
+
     /// GStreamer's webrtcbin under max-bundle offers its audio `a=bundle-only` with port 0 (RFC 8843
     /// §7.2.1): accepted as a track on the bundle's transport. Port 0 without bundle-only, or
     /// outside the BUNDLE group, is the peer's refusal.

@@ -63,6 +63,39 @@ struct TransportFeedbackTests {
         #expect(harness.counters.forwarded == numbers.count)
     }
 
+    /// A configured ceiling reaches a publisher that negotiated goog-remb once a second, in a REMB
+    /// naming its SSRCs; without one, no REMB.
+    @Test(arguments: [UInt64(1_500_000), nil])
+    func theCeilingGoesToThePublisherInREMBOnceASecond(_ ceiling: UInt64?) throws {
+        let harness = try ForwardingHarness(subscribers: 1, rembBitrate: ceiling)
+        harness.prepareRTP(packets: [Self.packet(media: 1000, transport: nil, marker: true)])
+        var rembs: [REMB] = []
+        let collect = { (envelope: AddressedEnvelope<ByteBuffer>) in
+            guard let compound = harness.publisherRTCP(envelope) else { return }
+            compound.withUnsafeBytes { bytes in
+                var cursor = RTCPCompoundIterator(bytes)
+                while let header = try? cursor.next() {
+                    if let remb = try? REMBView(header) { rembs.append(REMB(remb)) }
+                }
+            }
+        }
+        harness.feed(0, collecting: collect)
+        let start = MediaLoop.now()
+        harness.tick(at: start + .seconds(1), collecting: collect)
+        harness.tick(at: start + .milliseconds(1500), collecting: collect)  // not a second since the last one
+        harness.tick(at: start + .seconds(2), collecting: collect)
+        if let ceiling {
+            #expect(rembs.count == 2)
+            #expect(rembs.allSatisfy { $0.ssrcs == [SSRC(ForwardingHarness.publisherSSRC)] })
+            // 18-bit mantissa: 1 500 000 is sent exactly (1 464 x 2^10 = 1 499 136 would be the nearest below).
+            #expect(rembs.allSatisfy { $0.bitrate <= ceiling && $0.bitrate > ceiling - 1024 })
+            #expect(harness.counters.rembToPublishers == 2)
+        } else {
+            #expect(rembs.isEmpty)
+            #expect(harness.counters.rembToPublishers == 0)
+        }
+    }
+
     @Test func aPublisherWithoutTheExtensionGetsNoTransportFeedback() throws {
         let harness = try ForwardingHarness(subscribers: 1)
         harness.prepareRTP(packets: (0..<20).map { Self.packet(media: 1000 + UInt16($0), transport: UInt16($0), marker: true) })

@@ -47,7 +47,10 @@ public final class ForwardingHarness {
     ///   - subscribers: subscribe transports, each consuming the publisher's one video track.
     ///   - transportCCExtensionID: the publisher's id for the transport-wide sequence number, if it
     ///     negotiated one (the relay then sends it TWCC feedback).
-    public init(subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM, transportCCExtensionID: UInt8? = nil) throws {
+    ///   - rembBitrate: the publisher's ceiling, if it negotiated REMB and one is configured.
+    public init(
+        subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM, transportCCExtensionID: UInt8? = nil, rembBitrate: UInt64? = nil
+    ) throws {
         eventLoop = EmbeddedEventLoop()
         var configuration = TransportConfiguration()
         configuration.srtpProfiles = [profile]
@@ -87,7 +90,8 @@ public final class ForwardingHarness {
             mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
             ssrc: Self.publisherSSRC, extensions: [])
         room.setPublishedTracks(
-            publisherSession, [(trackID: "video", section: section)], midExtensionID: nil, transportCCExtensionID: transportCCExtensionID)
+            publisherSession, [(trackID: "video", section: section)], midExtensionID: nil, transportCCExtensionID: transportCCExtensionID,
+            rembBitrate: rembBitrate)
         var peers: [Peer] = []
         var sessions: [SubscriberSession] = []
         for i in 0..<count {

@@ -231,6 +231,8 @@ struct MediaLoopBody: Codable {
     var retransmissions, retransmissionMisses, nacksToPublishers, keyframeRequests: Int
     /// Transport-wide congestion feedback compounds (TWCC) sent to publishers.
     var transportFeedbackToPublishers: Int
+    /// REMB compounds (the configured ceiling) sent to publishers.
+    var rembToPublishers: Int
     /// Media-path drops by named reason (`relais_media_drops_total{reason}` in /metrics).
     var nackRepeats, nackOverBudget, rtpDuplicates, rtpTooOld, unwritableDrops, ssrcLimitDrops, addressMovesRefused: Int
     var transportsOpened, transportsClosed, consentExpiries, dtlsFailures, srtpFailures: Int
@@ -255,6 +257,7 @@ struct MediaLoopBody: Codable {
         nacksToPublishers = c.nacksToPublishers
         keyframeRequests = c.keyframeRequests
         transportFeedbackToPublishers = c.transportFeedbackToPublishers
+        rembToPublishers = c.rembToPublishers
         nackRepeats = c.nackRepeats
         nackOverBudget = c.nackOverBudget
         rtpDuplicates = c.rtpDuplicates

@@ -193,6 +193,22 @@ extension MediaLoop {
         }
     }
 
+    /// The publisher's ceiling in REMB (draft-alvestrand-rmcat-remb) for all its tracks' SSRCs.
+    private func sendREMB(entry: TransportEntry, publisher: PublisherSession, bitrate: UInt64) {
+        let sender = SSRC(publisher.room.relaySSRC)
+        let ssrcs = publisher.tracks.compactMap { track in track.ssrc.map { SSRC($0) } }
+        guard !ssrcs.isEmpty else { return }
+        var writer = ByteWriter(transmit)
+        do {
+            try ReceiverReport(ssrc: sender).serialize(into: &writer)
+            try REMB(senderSSRC: sender, bitrate: bitrate, ssrcs: ssrcs).serialize(into: &writer)
+        } catch {
+            return
+        }
+        counters.rembToPublishers += 1
+        sendRTCP(entry: entry, length: writer.position)
+    }
+
     private func publisherSession(_ entry: TransportEntry) -> PublisherSession? {
         if case .publisher(let p) = entry.purpose { return p }
         return nil
@@ -213,6 +229,10 @@ extension MediaLoop {
             for track in publisher.tracks { track.tickStatistics(now: now) }
             guard let entry = entries[publisher.transport], entry.transport.isConnected else { continue }
             if publisher.transportFeedback.isDue(now: now) { sendTransportFeedback(publisher, now: now) }
+            if let bitrate = publisher.rembBitrate, now.since(publisher.lastREMB) >= .seconds(1) {
+                publisher.lastREMB = now
+                sendREMB(entry: entry, publisher: publisher, bitrate: bitrate)
+            }
             for track in publisher.tracks {
                 if track.keyframeThrottle.poll(now: now) { sendPLI(track) }
                 guard track.cache != nil, let ssrc = track.ssrc else { continue }

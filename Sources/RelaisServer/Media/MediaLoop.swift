@@ -56,6 +56,8 @@ public struct MediaLoopCounters: Sendable, Equatable {
     public var nacksToPublishers = 0
     /// Transport-wide congestion feedback compounds (TWCC) the relay sent to publishers.
     public var transportFeedbackToPublishers = 0
+    /// REMB compounds (the configured bitrate ceiling) the relay sent to publishers.
+    public var rembToPublishers = 0
     /// Keyframe requests (PLI) the relay sent to publishers after throttling.
     public var keyframeRequests = 0
     /// RTP packets forwarded to subscribers.

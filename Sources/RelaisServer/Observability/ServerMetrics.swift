@@ -125,6 +125,7 @@ public final class ServerMetrics: Sendable {
             advance("relais_nacks_sent_total") { $0.nacksToPublishers }
             advance("relais_plis_sent_total") { $0.keyframeRequests }
             advance("relais_transport_feedback_sent_total") { $0.transportFeedbackToPublishers }
+            advance("relais_remb_sent_total") { $0.rembToPublishers }
             advance("relais_srtp_failures_total") { $0.srtpFailures }
             advance("relais_dtls_failures_total") { $0.dtlsFailures }
             advance("relais_ice_consent_expiries_total") { $0.consentExpiries }

@@ -23,6 +23,8 @@ extension Room {
         let sections = negotiation.sections
         let midExtension = negotiation.midExtensionID
         let transportCCExtension = negotiation.transportCCExtensionID
+        // REMB carries the configured ceiling to a publisher that offered it.
+        let rembBitrate = negotiation.offersREMB ? configuration.maxPublishBitrate : nil
         let trackSections = sections.map { (trackID: "\(participantId)-\($0.mid)", section: $0) }
 
         // Open the transport, restart ICE, or replace it when the DTLS identity changed.
@@ -67,12 +69,14 @@ extension Room {
         let sendable = trackSections
         _ = try? await media.onLoop(loop) { loop in
             guard let room = loop.rooms[roomName], let session = room.publishers[transport] else { return }
-            room.setPublishedTracks(session, sendable, midExtensionID: midExtension, transportCCExtensionID: transportCCExtension)
+            room.setPublishedTracks(
+                session, sendable, midExtensionID: midExtension, transportCCExtensionID: transportCCExtension, rembBitrate: rembBitrate)
         }
 
         participant.publishVersion += 1
         let localParameters = RoomNegotiation.local(credentials: local, fingerprint: media.certificate.fingerprintSHA256, address: address)
-        let answer = RoomNegotiation.publishAnswer(negotiation, local: localParameters, sessionID: sessionID, version: participant.publishVersion)
+        let answer = RoomNegotiation.publishAnswer(
+            negotiation, local: localParameters, sessionID: sessionID, version: participant.publishVersion, remb: rembBitrate != nil)
         outbox.send(.answer(SessionDescriptionBody(requestId: body.requestId, target: .publish, sdp: answer)))
         if newCredentials { sendCandidates(outbox, target: .publish, local: localParameters, mid: sections.first?.mid) }
 

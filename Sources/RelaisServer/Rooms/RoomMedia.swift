@@ -116,6 +116,9 @@ package final class PublisherSession {
     /// recorded and reported back in TWCC feedback for the publisher's congestion controller.
     var transportCCExtensionID: UInt8?
     var transportFeedback = TransportFeedbackRecorder()
+    /// The ceiling sent in REMB once a second (bits per second), when configured and negotiated.
+    var rembBitrate: UInt64?
+    var lastREMB = Instant.zero
     var lastReceiverReport = Instant.zero
     var lostScratch: [SequenceNumber] = []
 
@@ -219,7 +222,7 @@ package final class RoomMedia {
     /// Replaces a publisher's tracks with those of its latest negotiated offer.
     package func setPublishedTracks(
         _ publisher: PublisherSession, _ sections: [(trackID: String, section: PublishedSection)], midExtensionID: UInt8?,
-        transportCCExtensionID: UInt8? = nil
+        transportCCExtensionID: UInt8? = nil, rembBitrate: UInt64? = nil
     ) {
         let keep = Set(sections.map(\.trackID))
         for track in publisher.tracks where !keep.contains(track.trackID) {
@@ -244,6 +247,7 @@ package final class RoomMedia {
         publisher.tracks = tracks
         publisher.midExtensionID = midExtensionID
         publisher.transportCCExtensionID = transportCCExtensionID
+        publisher.rembBitrate = rembBitrate
         publisher.rebuildIndex()
     }
 

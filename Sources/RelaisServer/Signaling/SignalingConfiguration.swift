@@ -23,6 +23,10 @@ public struct SignalingConfiguration: Sendable {
     /// Per-publisher caps on publish offers (m-sections, tracks, SSRCs); beyond them an offer is
     /// refused with `invalid_sdp`. Defaults: 16 m-sections, 8 tracks, 16 SSRCs.
     public var negotiationLimits = RoomNegotiation.Limits.default
+    /// Bits per second a publisher may send: the relay answers `goog-remb` to publishers that offer
+    /// it and sends them this ceiling in a REMB once a second (a browser's congestion controller
+    /// takes it as an upper bound). Nil: no ceiling, no REMB.
+    public var maxPublishBitrate: UInt64?
 
     // MARK: Abuse limits
 
