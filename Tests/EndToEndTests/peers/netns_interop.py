@@ -10,12 +10,17 @@ loopback, mints tokens with `relais-server token`, then runs two real peers in o
   webrtcbin-cart    webrtcbin publishes (its max-bundle offer: audio `a=bundle-only`, port 0);
                     an aiortc expert decodes
   webrtcbin-expert  an aiortc cart publishes; webrtcbin answers the subscribe offers and decodes
+  chromium-cart     headless Chromium publishes its fake 1280x720 camera (chromium_cart.html, served
+                    on loopback) and samples its congestion controller's estimate for --duration s
 
 Prints one JSON report: each peer's report and the relay's media counters
 (GET /v1/admin/media). Exit 0 when the run completed (the Swift test judges), 2 on a setup error.
 """
 
 import argparse
+import asyncio
+import functools
+import http.server
 import json
 import os
 import secrets
@@ -23,7 +28,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,10 +87,68 @@ def run_json(command, timeout):
     return report
 
 
+def serve_page():
+    """Serves this directory on loopback, so the page has a secure origin (getUserMedia needs one)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=HERE)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+async def read_page_report(port, deadline):
+    """Polls `window.report` through the DevTools protocol until the page says it is done."""
+    import websockets
+    targets = []
+    while not targets:
+        if time.monotonic() > deadline:
+            raise RuntimeError("chromium did not open its DevTools port")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1) as response:
+                targets = [t for t in json.load(response) if t["type"] == "page"]
+        except OSError:
+            await asyncio.sleep(0.2)
+    async with websockets.connect(targets[0]["webSocketDebuggerUrl"], max_size=2**24) as ws:
+        ident = 0
+        while time.monotonic() < deadline:
+            ident += 1
+            await ws.send(json.dumps({"id": ident, "method": "Runtime.evaluate",
+                                      "params": {"expression": "JSON.stringify(window.report || null)", "returnByValue": True}}))
+            while True:
+                reply = json.loads(await ws.recv())
+                if reply.get("id") == ident:
+                    break
+            value = reply.get("result", {}).get("result", {}).get("value")
+            report = json.loads(value) if value else None
+            if report and report.get("done"):
+                return report
+            await asyncio.sleep(0.5)
+    raise RuntimeError("the page did not finish in time")
+
+
+def chromium_cart(url, room, cart_token, duration):
+    page_port = serve_page()
+    fragment = urllib.parse.urlencode({"url": url, "room": room, "token": cart_token, "seconds": duration})
+    profile = tempfile.mkdtemp(prefix="relais-chromium-")
+    browser = subprocess.Popen(
+        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+         "--use-fake-ui-for-media-stream", "--remote-debugging-port=9333", f"--user-data-dir={profile}",
+         f"http://127.0.0.1:{page_port}/chromium_cart.html#{fragment}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return asyncio.run(read_page_report(9333, time.monotonic() + duration + 30))
+    finally:
+        browser.terminate()
+        try:
+            browser.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            browser.kill()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server-bin", required=True)
-    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert"], required=True)
+    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart"], required=True)
     parser.add_argument("--duration", type=float, default=20, help="how long the cart publishes")
     args = parser.parse_args()
     try:
@@ -107,7 +172,10 @@ def main():
     # aiortc lives in the interpreter the other end-to-end tests use (python3 on PATH).
     aiortc = ["python3", os.path.join(HERE, "aiortc_room.py"), "--url", url, "--room", room]
     try:
-        if args.scenario == "webrtcbin-cart":
+        if args.scenario == "chromium-cart":
+            page = chromium_cart(url, room, cart_token, args.duration)
+            report = {"cart": page, "media": media_counters(args.server_bin)}
+        elif args.scenario == "webrtcbin-cart":
             cart = subprocess.Popen(webrtcbin + ["--token", cart_token, "--role", "cart", "--duration", str(args.duration)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             expert = run_json(aiortc + ["--tokens", json.dumps({"expert1": expert_token}), "--scenario", "expert",
@@ -122,9 +190,10 @@ def main():
                               timeout=args.duration + 30)
             counters = media_counters(args.server_bin)
             out, err = cart.communicate(timeout=args.duration + 30)
-        lines = [line for line in out.splitlines() if line.startswith("{")]
-        cart_report = json.loads(lines[-1]) if lines else {"error": "no report", "stderr_tail": err[-1500:]}
-        report = {"cart": cart_report, "expert": expert, "media": counters}
+        if args.scenario != "chromium-cart":
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            cart_report = json.loads(lines[-1]) if lines else {"error": "no report", "stderr_tail": err[-1500:]}
+            report = {"cart": cart_report, "expert": expert, "media": counters}
     finally:
         server.terminate()
         try:
