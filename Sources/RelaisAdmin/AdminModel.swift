@@ -88,8 +88,13 @@ public struct PeerConnection: Codable, Sendable, Equatable {
     /// Datagrams dropped (SRTP authentication failures, replays, malformed), by reason.
     public var drops: [String: Int]
     public var tracks: [TrackStats]
+    /// Publish connections: the congestion feedback the relay sends the publisher.
+    public var congestionFeedback: CongestionFeedback?
 
-    public init(state: String, selectedPair: CandidatePair?, dtlsState: String, srtpProfile: String?, packetsIn: Int, packetsOut: Int, bytesIn: Int, bytesOut: Int, drops: [String: Int], tracks: [TrackStats]) {
+    public init(
+        state: String, selectedPair: CandidatePair?, dtlsState: String, srtpProfile: String?, packetsIn: Int, packetsOut: Int, bytesIn: Int,
+        bytesOut: Int, drops: [String: Int], tracks: [TrackStats], congestionFeedback: CongestionFeedback? = nil
+    ) {
         self.state = state
         self.selectedPair = selectedPair
         self.dtlsState = dtlsState
@@ -100,6 +105,26 @@ public struct PeerConnection: Codable, Sendable, Equatable {
         self.bytesOut = bytesOut
         self.drops = drops
         self.tracks = tracks
+        self.congestionFeedback = congestionFeedback
+    }
+}
+
+/// What the relay tells a publisher about its uplink, for its congestion controller: the relay's
+/// view of the cart's link.
+public struct CongestionFeedback: Codable, Sendable, Equatable {
+    /// Whether the publisher sends the transport-wide sequence number (and so gets TWCC feedback).
+    public var transportWide: Bool
+    /// Transport-wide feedback packets sent, and the packet arrivals they reported.
+    public var feedbackPackets: Int
+    public var packetsReported: Int
+    /// The ceiling sent in REMB once a second, kbit/s; nil without one.
+    public var rembKbps: Double?
+
+    public init(transportWide: Bool, feedbackPackets: Int, packetsReported: Int, rembKbps: Double?) {
+        self.transportWide = transportWide
+        self.feedbackPackets = feedbackPackets
+        self.packetsReported = packetsReported
+        self.rembKbps = rembKbps
     }
 }
 

@@ -81,6 +81,10 @@ public enum Render {
         out += "  packets in \(pc.packetsIn) out \(pc.packetsOut)  bytes in \(pc.bytesIn) out \(pc.bytesOut)"
         let drops = pc.drops.filter { $0.value > 0 }.sorted { $0.key < $1.key }
         if !drops.isEmpty { out += "  drops " + drops.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
+        if let feedback = pc.congestionFeedback {
+            out += feedback.transportWide ? "  twcc \(feedback.feedbackPackets) fb / \(feedback.packetsReported) pkts" : "  twcc -"
+            out += "  remb \(feedback.rembKbps.map { Format.kbps($0) + " kbit/s" } ?? "-")"
+        }
         out += "\n"
         guard !pc.tracks.isEmpty else { return out + "      no tracks\n" }
         var table = TextTable([

@@ -95,9 +95,16 @@ struct NamespaceInteropTests {
         var errors: [String]
         var connectedAt: Double?
     }
+    struct CongestionFeedback: Decodable {
+        var transportWide: Bool
+        var feedbackPackets: Int
+        var packetsReported: Int
+    }
     struct ChromiumReport: Decodable {
         var cart: ChromiumPage
         var media: Media
+        /// The admin API's `congestionFeedback` of each publisher, by name, while Chromium publishes.
+        var publish_feedback: [String: CongestionFeedback?]
     }
 
     /// Headless Chromium publishing its fake 1280x720 camera gets the relay's transport-wide
@@ -118,5 +125,9 @@ struct NamespaceInteropTests {
         #expect((estimates.max() ?? 0) >= 1_000_000, "estimate within 4 s of connecting: \(estimates)")
         #expect(report.cart.samples.last.map { $0.bytesSent > 100_000 } ?? false)
         #expect((report.media.loops.first?.transportFeedbackToPublishers ?? 0) > 50)
+        let feedback = try #require(report.publish_feedback["cart"] ?? nil, "the admin API shows no congestion feedback for the cart")
+        #expect(feedback.transportWide)
+        #expect(feedback.feedbackPackets > 20)
+        #expect(feedback.packetsReported > feedback.feedbackPackets)
     }
 }

@@ -12,10 +12,11 @@ enum Fixtures {
                    jitterMs: 4.25, roundTripMs: direction == .out ? 31.5 : nil, nacks: 3, plis: 1, keyframes: 2, freezes: freezes)
     }
 
-    static func connection(_ tracks: [TrackStats], state: String = "connected") -> PeerConnection {
+    static func connection(_ tracks: [TrackStats], state: String = "connected", feedback: CongestionFeedback? = nil) -> PeerConnection {
         PeerConnection(state: state, selectedPair: CandidatePair(local: "127.0.0.1:40000", remote: "127.0.0.1:51234"),
                        dtlsState: state == "connected" ? "connected" : "connecting", srtpProfile: "AEAD_AES_128_GCM",
-                       packetsIn: 5000, packetsOut: 4000, bytesIn: 5_000_000, bytesOut: 4_000_000, drops: ["srtpAuth": 2, "replay": 0], tracks: tracks)
+                       packetsIn: 5000, packetsOut: 4000, bytesIn: 5_000_000, bytesOut: 4_000_000, drops: ["srtpAuth": 2, "replay": 0], tracks: tracks,
+                       congestionFeedback: feedback)
     }
 
     /// stroke-1: the cart (p-cart) is disconnected and its video lost 5.1 %; Dr. Weber holds the camera.
@@ -24,7 +25,8 @@ enum Fixtures {
         participants: [
             Participant(id: "p-cart", name: "ER cart 3", role: "cart", subject: "cart-3", joinedAt: now.addingTimeInterval(-190),
                         state: .disconnected,
-                        publish: connection([track("v1", "video", .in, kbps: 2480, lost: 0.0512), track("a1", "audio", .in, kbps: 32)])),
+                        publish: connection([track("v1", "video", .in, kbps: 2480, lost: 0.0512), track("a1", "audio", .in, kbps: 32)],
+                                            feedback: CongestionFeedback(transportWide: true, feedbackPackets: 393, packetsReported: 5000, rembKbps: 2500))),
             Participant(id: "p-weber", name: "Dr. Weber", role: "expert", subject: "weber", joinedAt: now.addingTimeInterval(-100),
                         state: .connected,
                         publish: connection([track("a2", "audio", .in, kbps: 31)]),

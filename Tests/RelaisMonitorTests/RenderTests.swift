@@ -115,6 +115,8 @@ import Testing
         #expect(text.contains("publish: connected  pair 127.0.0.1:40000 <-> 127.0.0.1:51234  dtls connected  srtp AEAD_AES_128_GCM"))
         #expect(text.contains("drops srtpAuth=2"))
         #expect(!text.contains("replay=0"))
+        // The relay's congestion feedback to the cart: TWCC packets and the REMB ceiling.
+        #expect(text.contains("twcc 393 fb / 5000 pkts  remb 2500"))
     }
 
     @Test func trackLines() throws {

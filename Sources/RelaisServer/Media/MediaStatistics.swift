@@ -20,6 +20,16 @@ public struct TransportStatistics: Sendable {
     public var published: [PublishedTrackStatistics]
     /// The tracks the relay forwards on a subscribe transport (empty for a publish transport).
     public var forwarded: [ForwardedTrackStatistics]
+    /// A publish transport's congestion feedback to its publisher.
+    public var publisherFeedback: PublisherFeedbackStatistics?
+}
+
+/// The congestion feedback a publish transport sends its publisher (TWCC, REMB).
+public struct PublisherFeedbackStatistics: Sendable, Equatable {
+    public var transportWide: Bool
+    public var feedbackPackets: Int
+    public var packetsReported: Int
+    public var rembBitrate: UInt64?
 }
 
 /// A published track as the relay receives it (`TrackStats` direction `in`).
@@ -99,7 +109,10 @@ extension MediaLoop {
             guard let snapshot = transportSnapshot(id) else { continue }
             result.transports[id] = TransportStatistics(
                 snapshot: snapshot, localAddress: localAddress,
-                published: publisher.tracks.map(PublishedTrackStatistics.init), forwarded: [])
+                published: publisher.tracks.map(PublishedTrackStatistics.init), forwarded: [],
+                publisherFeedback: PublisherFeedbackStatistics(
+                    transportWide: publisher.transportCCExtensionID != nil, feedbackPackets: publisher.transportFeedback.feedbackPackets,
+                    packetsReported: publisher.transportFeedback.packetsRecorded, rembBitrate: publisher.rembBitrate))
         }
         for (id, subscriber) in room.subscribers {
             guard let snapshot = transportSnapshot(id) else { continue }

@@ -98,6 +98,11 @@ extension TransportStatistics {
         return PeerConnection(
             state: state, selectedPair: pair, dtlsState: dtls, srtpProfile: snapshot.profile?.rawValue,
             packetsIn: snapshot.stats.rtpIn + snapshot.stats.rtcpIn, packetsOut: snapshot.stats.rtpOut + snapshot.stats.rtcpOut,
-            bytesIn: snapshot.stats.bytesIn, bytesOut: snapshot.stats.bytesOut, drops: drops, tracks: inbound + outbound)
+            bytesIn: snapshot.stats.bytesIn, bytesOut: snapshot.stats.bytesOut, drops: drops, tracks: inbound + outbound,
+            congestionFeedback: publisherFeedback.map { feedback in
+                CongestionFeedback(
+                    transportWide: feedback.transportWide, feedbackPackets: feedback.feedbackPackets,
+                    packetsReported: feedback.packetsReported, rembKbps: feedback.rembBitrate.map { Double($0) / 1000 })
+            })
     }
 }

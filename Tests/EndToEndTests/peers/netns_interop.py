@@ -70,11 +70,21 @@ def wait_ready(server, deadline):
     raise RuntimeError("relais-server did not become ready")
 
 
-def media_counters(server_bin):
+def admin(server_bin, path):
     operator = token(server_bin, "--operator", "--name", "interop-test")
-    request = urllib.request.Request(f"http://127.0.0.1:{HTTP_PORT}/v1/admin/media", headers={"Authorization": f"Bearer {operator}"})
+    request = urllib.request.Request(f"http://127.0.0.1:{HTTP_PORT}{path}", headers={"Authorization": f"Bearer {operator}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
+
+
+def media_counters(server_bin):
+    return admin(server_bin, "/v1/admin/media")
+
+
+def publish_feedback(server_bin, room):
+    """The admin API's view of each publisher's congestion feedback, by participant name."""
+    session = admin(server_bin, f"/v1/admin/sessions/{room}")
+    return {p["name"]: (p.get("publish") or {}).get("congestionFeedback") for p in session["participants"]}
 
 
 def run_json(command, timeout):
@@ -173,8 +183,15 @@ def main():
     aiortc = ["python3", os.path.join(HERE, "aiortc_room.py"), "--url", url, "--room", room]
     try:
         if args.scenario == "chromium-cart":
-            page = chromium_cart(url, room, cart_token, args.duration)
-            report = {"cart": page, "media": media_counters(args.server_bin)}
+            # The page leaves when its time is up: the admin API is read while it still publishes.
+            holder = {}
+            reader = threading.Thread(target=lambda: holder.update(page=chromium_cart(url, room, cart_token, args.duration)))
+            reader.start()
+            time.sleep(args.duration * 0.75)
+            feedback = publish_feedback(args.server_bin, room)
+            reader.join()
+            report = {"cart": holder.get("page", {"error": "no page report"}), "media": media_counters(args.server_bin),
+                      "publish_feedback": feedback}
         elif args.scenario == "webrtcbin-cart":
             cart = subprocess.Popen(webrtcbin + ["--token", cart_token, "--role", "cart", "--duration", str(args.duration)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
