@@ -337,9 +337,14 @@ public final class ClientSession: @unchecked Sendable {
     private func publishAnswered(_ sdp: String) async {
         guard let bound = publishConnection, let local = publishLocal else { return }
         do {
-            let (_, remote) = try ClientNegotiation.remoteTransport(sdp)
+            let (answer, remote) = try ClientNegotiation.remoteTransport(sdp)
             let transport = try makeTransport(local: local, remote: remote)
-            try await eventLoop.submit { bound.value.start(transport: transport.value, remoteCandidates: remote.candidates) }.get()
+            let transportWide = ClientNegotiation.answersTransportWideCC(answer)
+            let pipeline = publishPipeline
+            try await eventLoop.submit {
+                if transportWide { pipeline?.value.stampTransportWideSequence(id: ClientNegotiation.transportWideCCExtensionID) }
+                bound.value.start(transport: transport.value, remoteCandidates: remote.candidates)
+            }.get()
         } catch {
             report.errors.append("publish: \(error)")
         }

@@ -30,6 +30,7 @@ import Testing
             struct Publish: Decodable {
                 var videoFramesSent: Int
                 var audioPacketsSent: Int
+                var transportFeedbackReceived: Int
             }
             var participantId: String?
             var durationSeconds: Double
@@ -88,6 +89,9 @@ import Testing
             #expect(audio.stream.framesDecoded >= 250)
             let cartReport = try Self.final(cartResult)
             #expect((cartReport.report.publish?.videoFramesSent ?? 0) >= 300)
+            // The cart stamps the transport-wide sequence number; the relay answers with TWCC
+            // feedback at least every 100 ms (16 s: well over 100 packets).
+            #expect((cartReport.report.publish?.transportFeedbackReceived ?? 0) >= 100)
         }
     }
 

@@ -22,6 +22,23 @@ import Testing
         #expect(try sdp.media[0].candidates().first?.port == 50000)
         // No abs-send-time: retransmissions must stay byte-identical under SRTP.
         #expect(try !sdp.media[0].extensionMaps().contains { $0.uri == RTPExtensionURI.absSendTime })
+        // The transport-wide sequence number and transport-cc feedback on both, for the relay's TWCC.
+        for m in sdp.media {
+            #expect(try m.extensionMaps().contains(ExtensionMap(id: ClientNegotiation.transportWideCCExtensionID, uri: RTPExtensionURI.transportWideCC)))
+            #expect(try m.rtcpFeedback().contains { $0.type == "transport-cc" })
+        }
+    }
+
+    /// The client stamps transport-wide numbers only when the answer kept the extension, under its id.
+    @Test func transportWideSequenceOnlyWhenTheAnswerKeepsIt() throws {
+        let offer = ClientNegotiation.publishOffer(local: local, videoSSRC: 1234, audioSSRC: 5678, stream: "s")
+        // The offer itself keeps it everywhere (an answer that echoes it agrees).
+        #expect(ClientNegotiation.answersTransportWideCC(try SessionDescription(parsing: offer)))
+        let dropped = offer.split(separator: "\r\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("transport-wide-cc") }.joined(separator: "\r\n")
+        #expect(!ClientNegotiation.answersTransportWideCC(try SessionDescription(parsing: dropped)))
+        let otherID = offer.replacingOccurrences(of: "a=extmap:\(ClientNegotiation.transportWideCCExtensionID) ", with: "a=extmap:9 ")
+        #expect(!ClientNegotiation.answersTransportWideCC(try SessionDescription(parsing: otherID)))
     }
 
     @Test func subscribeAnswerAcceptsVP8AndOpusAndKeepsTheRestInactive() throws {

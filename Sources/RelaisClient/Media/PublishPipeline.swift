@@ -36,6 +36,8 @@ public struct PublishStatistics: Sendable, Codable, Equatable {
     public var retransmissions = 0
     public var keyframeRequestsReceived = 0
     public var nacksReceived = 0
+    /// Transport-wide congestion feedback packets (TWCC) received from the relay.
+    public var transportFeedbackReceived = 0
     /// Encode time per video frame, milliseconds (mean).
     public var meanEncodeMilliseconds = 0.0
     /// Loss the relay reports for our video (its receiver reports), fraction 0...1.
@@ -74,8 +76,10 @@ public final class PublishPipeline: ClientConnectionDelegate {
         self.source = source
         self.videoSSRC = UInt32.random(in: 1...UInt32.max)
         self.audioSSRC = UInt32.random(in: 1...UInt32.max)
-        // No abs-send-time or transport-wide extensions: a retransmission on the original SSRC must be
-        // byte-identical (same SRTP index, same AEAD nonce), so nothing may be rewritten in it.
+        // No abs-send-time: a retransmission on the original SSRC must be byte-identical (same SRTP
+        // index, same AEAD nonce), so nothing may be rewritten in it. The transport-wide sequence
+        // number is stamped once the relay's answer agrees (`stampTransportWideSequence`); a
+        // retransmission repeats its packet's number, which the relay reports again.
         self.videoSender = RTPStreamSender(configuration: .init(
             ssrc: SSRC(videoSSRC), payloadType: PayloadType(ClientNegotiation.videoPayloadType), clockRate: 90_000))
         self.audioSender = RTPStreamSender(configuration: .init(
@@ -88,6 +92,28 @@ public final class PublishPipeline: ClientConnectionDelegate {
         if case .tone = source.audio { opus = try OpusEncoder(channels: 1) }
         started = ClientConnection.now()
         connection.delegate = self
+    }
+
+    /// The transport-wide sequence number shared by both streams of the connection.
+    private var transportSequence: UInt16 = 0
+    private var stampsTransportSequence = false
+
+    /// Stamps every packet with the transport-wide sequence number under `id` (the relay's answer
+    /// kept it). Call before the connection connects: the streams are remade with the extension.
+    public func stampTransportWideSequence(id: UInt8) {
+        guard !stampsTransportSequence, statistics.videoPacketsSent + statistics.audioPacketsSent == 0 else { return }
+        stampsTransportSequence = true
+        videoSender = RTPStreamSender(configuration: .init(
+            ssrc: SSRC(videoSSRC), payloadType: PayloadType(ClientNegotiation.videoPayloadType), clockRate: 90_000, transportWideSequenceID: id))
+        audioSender = RTPStreamSender(configuration: .init(
+            ssrc: SSRC(audioSSRC), payloadType: PayloadType(ClientNegotiation.audioPayloadType), clockRate: 48_000, transportWideSequenceID: id))
+    }
+
+    /// The next transport-wide number, or nil when the extension is not in use.
+    private func nextTransportSequence() -> UInt16? {
+        guard stampsTransportSequence else { return nil }
+        defer { transportSequence &+= 1 }
+        return transportSequence
     }
 
     // MARK: ClientConnectionDelegate
@@ -147,6 +173,9 @@ public final class PublishPipeline: ClientConnectionDelegate {
                  (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
                 statistics.keyframeRequestsReceived += 1
                 forceKeyframe = true
+            case (RTCPPacketType.transportFeedback, RTCPFeedbackFormat.transportWideCC):
+                // Counted; the send-side congestion controller that acts on it is still to come.
+                if (try? TransportFeedbackView(packet)) != nil { statistics.transportFeedbackReceived += 1 }
             case (RTCPPacketType.receiverReport, _):
                 guard let rr = try? ReceiverReportView(packet) else { continue }
                 for index in 0..<rr.reportBlockCount {
@@ -218,7 +247,9 @@ public final class PublishPipeline: ClientConnectionDelegate {
             let payloads = packetizer.packetize(frame.data)
             for (index, payload) in payloads.enumerated() {
                 let length = payload.withUnsafeBytes { bytes in
-                    (try? videoSender.write(payload: bytes, marker: index == payloads.count - 1, rtpTimestamp: rtpTimestamp, now: now, into: connection.transmit)) ?? 0
+                    (try? videoSender.write(
+                        payload: bytes, marker: index == payloads.count - 1, rtpTimestamp: rtpTimestamp, now: now,
+                        transportSequence: nextTransportSequence(), into: connection.transmit)) ?? 0
                 }
                 guard length > 0 else { continue }
                 connection.sendRTP(length: length)
@@ -249,7 +280,9 @@ public final class PublishPipeline: ClientConnectionDelegate {
         }
         let rtpTimestamp = audioSender.rtpTimestamp(at: now)
         let length = packet.withUnsafeBytes { bytes in
-            (try? audioSender.write(payload: bytes, marker: false, rtpTimestamp: rtpTimestamp, now: now, into: connection.transmit)) ?? 0
+            (try? audioSender.write(
+                payload: bytes, marker: false, rtpTimestamp: rtpTimestamp, now: now, transportSequence: nextTransportSequence(),
+                into: connection.transmit)) ?? 0
         }
         guard length > 0 else { return }
         connection.sendRTP(length: length)

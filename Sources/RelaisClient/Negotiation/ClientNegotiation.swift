@@ -29,6 +29,9 @@ public enum ClientNegotiation {
     public static let midExtensionID: UInt8 = 1
     public static let absSendTimeExtensionID: UInt8 = 2
     public static let audioLevelExtensionID: UInt8 = 3
+    /// The transport-wide sequence number (draft-holmer-rmcat-transport-wide-cc-extensions-01): the
+    /// relay answers it with TWCC feedback on the publish connection.
+    public static let transportWideCCExtensionID: UInt8 = 4
 
     /// The client's side of a transport: the relay's `SDPTransportAttributes.Local`, without ICE options.
     public typealias Local = SDPTransportAttributes.Local
@@ -53,8 +56,9 @@ public enum ClientNegotiation {
             m.addAttribute("rtcp-mux")
             m.addAttribute("rtcp-rsize")
             m.addAttribute("extmap", ExtensionMap(id: midExtensionID, uri: RTPExtensionURI.mid).sdpValue)
+            m.addAttribute("extmap", ExtensionMap(id: transportWideCCExtensionID, uri: RTPExtensionURI.transportWideCC).sdpValue)
             m.addAttribute("rtpmap", RTPMap(payloadType: videoPayloadType, encodingName: "VP8", clockRate: 90000).sdpValue)
-            for (type, parameter) in [("nack", nil), ("nack", "pli"), ("ccm", "fir")] as [(String, String?)] {
+            for (type, parameter) in [("nack", nil), ("nack", "pli"), ("ccm", "fir"), ("transport-cc", nil)] as [(String, String?)] {
                 m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: videoPayloadType, type: type, parameter: parameter).sdpValue)
             }
             m.addAttribute("msid", "\(stream) \(stream)-video")
@@ -71,7 +75,9 @@ public enum ClientNegotiation {
             m.addAttribute("rtcp-rsize")
             m.addAttribute("extmap", ExtensionMap(id: midExtensionID, uri: RTPExtensionURI.mid).sdpValue)
             m.addAttribute("extmap", ExtensionMap(id: audioLevelExtensionID, uri: RTPExtensionURI.audioLevel).sdpValue)
+            m.addAttribute("extmap", ExtensionMap(id: transportWideCCExtensionID, uri: RTPExtensionURI.transportWideCC).sdpValue)
             m.addAttribute("rtpmap", RTPMap(payloadType: audioPayloadType, encodingName: "opus", clockRate: 48000, channels: 2).sdpValue)
+            m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: audioPayloadType, type: "transport-cc").sdpValue)
             m.addAttribute("fmtp", "\(audioPayloadType) minptime=10;useinbandfec=1")
             m.addAttribute("msid", "\(stream) \(stream)-audio")
             m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: stream).sdpValue)
@@ -83,6 +89,15 @@ public enum ClientNegotiation {
 
     /// The relay's SDP (offer or answer) and its transport (`SDPTransportAttributes`), which must
     /// list a UDP candidate: the relay is ICE-lite and never learns the client's address otherwise.
+    /// Whether the relay's publish answer kept the transport-wide sequence number under our id in
+    /// every accepted section (it then sends TWCC feedback; the client stamps every packet).
+    public static func answersTransportWideCC(_ answer: SessionDescription) -> Bool {
+        let accepted = answer.media.filter { !answer.isRejected($0) }
+        return !accepted.isEmpty && accepted.allSatisfy { m in
+            ((try? m.extensionMaps()) ?? []).contains { $0.uri == RTPExtensionURI.transportWideCC && $0.id == transportWideCCExtensionID }
+        }
+    }
+
     public static func remoteTransport(_ text: String) throws(ClientNegotiationError) -> (SessionDescription, SDPTransportAttributes) {
         let sdp: SessionDescription
         let transport: SDPTransportAttributes
