@@ -214,12 +214,15 @@ def run_point(args, rooms, subscribers, server_bin, client_bin):
             p99 = max((loop["latencyMicrosecondsP99"] for loop in with_samples), default=None)
             lmax = max((loop["latencyMicrosecondsMax"] for loop in with_samples), default=None)
             samples = sum(loop["latencySamples"] for loop in with_samples)
+            feedback = (sum_loops(end_loops, "transportFeedbackToPublishers") - sum_loops(start_loops, "transportFeedbackToPublishers")
+                        if "transportFeedbackToPublishers" in end_loops[0] else None)
         else:
             # A server without the statistics route: estimate from what the experts received.
             forwarded = summary["packetsReceived"] * elapsed / max(summary["durationSeconds"], 1e-9)
             forwarded_source = "estimated from client"
             p50 = p99 = lmax = None
             samples = 0
+            feedback = None
         subscribers_total = rooms * subscribers
         generator_percent = generator_cpu / elapsed * 100
         flags = []
@@ -241,6 +244,8 @@ def run_point(args, rooms, subscribers, server_bin, client_bin):
             "forwardedPerSecond": round(forwarded / elapsed, 1),
             "cpuMicrosecondsPerForwardedPacket": round(server_cpu / forwarded * 1e6, 2) if forwarded else None,
             "lossFraction": summary["lossFraction"],
+            # TWCC compounds the relay sent publishers over the window (None: a relay without the counter).
+            "transportFeedbackPerSecond": round(feedback / elapsed, 1) if feedback is not None else None,
             "latencySamples": samples,
             "relayLatencyMicrosecondsP50": p50,
             "relayLatencyMicrosecondsP99": p99,
@@ -274,7 +279,7 @@ def describe(r):
         f"{fmt(r['cpuMicrosecondsPerForwardedPacket'], '6.2f')} us CPU/fwd pkt, "
         f"{r['forwardedPerSecond']:8.0f} fwd pkt/s, server {r['serverCPUPercentOfOneCore']:5.1f}% of a core, "
         f"{fmt(r['serverKernelFraction'] and r['serverKernelFraction'] * 100, '.0f')}% in kernel, "
-        f"loss {r['lossFraction'] * 100:.3f}%, relay latency p50 {fmt(r['relayLatencyMicrosecondsP50'], '.0f')} us "
+        f"loss {r['lossFraction'] * 100:.3f}%, TWCC {fmt(r.get('transportFeedbackPerSecond'), '.0f')}/s, relay latency p50 {fmt(r['relayLatencyMicrosecondsP50'], '.0f')} us "
         f"p99 {fmt(r['relayLatencyMicrosecondsP99'], '.0f')} us, RSS {r['rssKiBPerSubscriber'] / 1024:.2f} MiB/sub, "
         f"generator {r['generatorCPUPercentOfOneCore']:.0f}% of a core, machine {r['machineBusyFraction'] * 100:.0f}% busy"
         + (f"  [{', '.join(r['flags'])}]" if r["flags"] else "")
