@@ -47,7 +47,8 @@ public struct TransportFeedbackRecorder: Sendable {
     /// The SSRC of the latest packet, for the feedback's media source field.
     private var mediaSSRC = SSRC(0)
 
-    /// Packets recorded, and arrivals too old for the ring (not reported).
+    /// Arrivals recorded (reported, or pending for the next feedback), and arrivals too old for the
+    /// ring (never reported).
     public private(set) var packetsRecorded = 0
     public private(set) var packetsTooOld = 0
     /// TWCC packets written.
@@ -72,8 +73,6 @@ public struct TransportFeedbackRecorder: Sendable {
         let extended = unwrapper.unwrap(sequence)
         let capacity = Int64(configuration.capacity)
         let microseconds = Int64(arrival.nanoseconds / 1000)
-        mediaSSRC = ssrc
-        packetsRecorded &+= 1
         if let start = windowStart {
             if extended >= windowEnd {
                 // Slots skipped since the highest packet are not received (yet); a jump clears the ring at most.
@@ -97,6 +96,8 @@ public struct TransportFeedbackRecorder: Sendable {
             windowEnd = extended + 1
         }
         arrivals[Int(extended & mask)] = microseconds
+        mediaSSRC = ssrc
+        packetsRecorded &+= 1
         if endOfFrame { frameEnded = true }
         return isDue(now: arrival)
     }

@@ -128,6 +128,9 @@ struct TransportFeedbackRecorderTests {
             #expect(packets.allSatisfy { $0.count <= 400 }, "round \(round)")
             #expect(recorder.pendingCount == 0)
         }
-        #expect(recorder.packetsRecorded == 10_000)
+        // Every packet is either recorded or counted as too old for the ring (random numbers are
+        // often more than 1024 behind the highest one).
+        #expect(recorder.packetsRecorded + recorder.packetsTooOld == 10_000)
+        #expect(recorder.packetsTooOld > 0)
     }
 }

@@ -80,10 +80,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
         // index, same AEAD nonce), so nothing may be rewritten in it. The transport-wide sequence
         // number is stamped once the relay's answer agrees (`stampTransportWideSequence`); a
         // retransmission repeats its packet's number, which the relay reports again.
-        self.videoSender = RTPStreamSender(configuration: .init(
-            ssrc: SSRC(videoSSRC), payloadType: PayloadType(ClientNegotiation.videoPayloadType), clockRate: 90_000))
-        self.audioSender = RTPStreamSender(configuration: .init(
-            ssrc: SSRC(audioSSRC), payloadType: PayloadType(ClientNegotiation.audioPayloadType), clockRate: 48_000))
+        (self.videoSender, self.audioSender) = Self.senders(video: videoSSRC, audio: audioSSRC, transportWideSequenceID: nil)
         if case .pattern(let width, let height, let fps, let kbps) = source.video {
             encoder = try VP8Encoder(width: width, height: height, fps: fps, bitrateKbps: kbps)
             pattern = TestPattern(width: width, height: height)
@@ -103,10 +100,18 @@ public final class PublishPipeline: ClientConnectionDelegate {
     public func stampTransportWideSequence(id: UInt8) {
         guard !stampsTransportSequence, statistics.videoPacketsSent + statistics.audioPacketsSent == 0 else { return }
         stampsTransportSequence = true
-        videoSender = RTPStreamSender(configuration: .init(
-            ssrc: SSRC(videoSSRC), payloadType: PayloadType(ClientNegotiation.videoPayloadType), clockRate: 90_000, transportWideSequenceID: id))
-        audioSender = RTPStreamSender(configuration: .init(
-            ssrc: SSRC(audioSSRC), payloadType: PayloadType(ClientNegotiation.audioPayloadType), clockRate: 48_000, transportWideSequenceID: id))
+        (videoSender, audioSender) = Self.senders(video: videoSSRC, audio: audioSSRC, transportWideSequenceID: id)
+    }
+
+    /// The connection's video and audio streams, stamping the transport-wide sequence number under
+    /// `transportWideSequenceID` when there is one.
+    private static func senders(
+        video: UInt32, audio: UInt32, transportWideSequenceID id: UInt8?
+    ) -> (video: RTPStreamSender, audio: RTPStreamSender) {
+        (RTPStreamSender(configuration: .init(
+            ssrc: SSRC(video), payloadType: PayloadType(ClientNegotiation.videoPayloadType), clockRate: 90_000, transportWideSequenceID: id)),
+         RTPStreamSender(configuration: .init(
+            ssrc: SSRC(audio), payloadType: PayloadType(ClientNegotiation.audioPayloadType), clockRate: 48_000, transportWideSequenceID: id)))
     }
 
     /// The next transport-wide number, or nil when the extension is not in use.

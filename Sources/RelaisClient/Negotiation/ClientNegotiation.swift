@@ -87,8 +87,6 @@ public enum ClientNegotiation {
         return sdp.serialize()
     }
 
-    /// The relay's SDP (offer or answer) and its transport (`SDPTransportAttributes`), which must
-    /// list a UDP candidate: the relay is ICE-lite and never learns the client's address otherwise.
     /// Whether the relay's publish answer kept the transport-wide sequence number under our id in
     /// every accepted section (it then sends TWCC feedback; the client stamps every packet).
     public static func answersTransportWideCC(_ answer: SessionDescription) -> Bool {
@@ -98,6 +96,8 @@ public enum ClientNegotiation {
         }
     }
 
+    /// The relay's SDP (offer or answer) and its transport (`SDPTransportAttributes`), which must
+    /// list a UDP candidate: the relay is ICE-lite and never learns the client's address otherwise.
     public static func remoteTransport(_ text: String) throws(ClientNegotiationError) -> (SessionDescription, SDPTransportAttributes) {
         let sdp: SessionDescription
         let transport: SDPTransportAttributes

@@ -52,6 +52,15 @@ def network():
     sh("ip", "link", "set", "rl1", "up")
 
 
+def stop(process):
+    """Terminates a child, and kills it if it does not exit within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def token(server_bin, *arguments):
     return subprocess.run([server_bin, "token", "--token-secret", SECRET, *arguments],
                           check=True, capture_output=True, text=True).stdout.strip()
@@ -148,11 +157,7 @@ def chromium_cart(url, room, cart_token, duration):
     try:
         return asyncio.run(read_page_report(9333, time.monotonic() + duration + 30))
     finally:
-        browser.terminate()
-        try:
-            browser.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            browser.kill()
+        stop(browser)
 
 
 def main():
@@ -212,11 +217,7 @@ def main():
             cart_report = json.loads(lines[-1]) if lines else {"error": "no report", "stderr_tail": err[-1500:]}
             report = {"cart": cart_report, "expert": expert, "media": counters}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     print(json.dumps(report))
 
 
