@@ -172,8 +172,13 @@ public struct TrackStats: Codable, Sendable, Equatable {
     public var keyframes: Int
     /// Video stalls: packets stopped for over 500 ms while the stream was live.
     public var freezes: Int
+    /// `in` simulcast tracks: each layer the publisher sends, in its order.
+    public var layers: [LayerStats]?
+    /// `out` simulcast tracks: the RID of the layer forwarded now, and the layer switches so far.
+    public var layer: String?
+    public var layerSwitches: Int?
 
-    public init(trackId: String, kind: String, direction: Direction, ssrc: UInt32?, fromParticipant: String? = nil, bitrateKbps: Double, packets: Int, bytes: Int, packetsLost: Int, fractionLost: Double, jitterMs: Double?, roundTripMs: Double?, nacks: Int, plis: Int, keyframes: Int, freezes: Int) {
+    public init(trackId: String, kind: String, direction: Direction, ssrc: UInt32?, fromParticipant: String? = nil, bitrateKbps: Double, packets: Int, bytes: Int, packetsLost: Int, fractionLost: Double, jitterMs: Double?, roundTripMs: Double?, nacks: Int, plis: Int, keyframes: Int, freezes: Int, layers: [LayerStats]? = nil, layer: String? = nil, layerSwitches: Int? = nil) {
         self.trackId = trackId
         self.kind = kind
         self.direction = direction
@@ -190,6 +195,39 @@ public struct TrackStats: Codable, Sendable, Equatable {
         self.plis = plis
         self.keyframes = keyframes
         self.freezes = freezes
+        self.layers = layers
+        self.layer = layer
+        self.layerSwitches = layerSwitches
+    }
+}
+
+/// One simulcast layer of a published video track, as the relay receives it.
+public struct LayerStats: Codable, Sendable, Equatable {
+    /// The layer's RTP stream id (RFC 8851).
+    public var rid: String
+    /// Learnt from the layer's first packets (the RID header extension); nil before.
+    public var ssrc: UInt32?
+    /// From the layer's last keyframe (VP8); nil before one, or for other codecs.
+    public var width: Int?
+    public var height: Int?
+    /// Frames and decrypted RTP bitrate over the last interval of about one second.
+    public var framesPerSecond: Double
+    public var bitrateKbps: Double
+    public var packets: Int
+    public var keyframes: Int
+    /// Subscribers receiving this layer now.
+    public var subscribers: Int
+
+    public init(rid: String, ssrc: UInt32?, width: Int?, height: Int?, framesPerSecond: Double, bitrateKbps: Double, packets: Int, keyframes: Int, subscribers: Int) {
+        self.rid = rid
+        self.ssrc = ssrc
+        self.width = width
+        self.height = height
+        self.framesPerSecond = framesPerSecond
+        self.bitrateKbps = bitrateKbps
+        self.packets = packets
+        self.keyframes = keyframes
+        self.subscribers = subscribers
     }
 }
 

@@ -259,7 +259,7 @@ public struct CameraControl: Sendable {
         case .floorRevoke(let body): floorRevoke(body, from: participantId, member: member, now: now, into: &outputs)
         case .cameraCommand(let body): command(body, from: participantId, member: member, now: now, into: &outputs)
         case .cameraAck(let body): ack(body, from: participantId, member: member, now: now, into: &outputs)
-        case .join, .resume, .offer, .answer, .candidate, .ping, .leave: break
+        case .join, .resume, .offer, .answer, .candidate, .ping, .leave, .selectLayer: break
         }
         return outputs
     }

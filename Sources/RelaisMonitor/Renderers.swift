@@ -103,7 +103,21 @@ public enum Render {
                 String(track.nacks), String(track.plis), String(track.keyframes), String(track.freezes),
             ])
         }
-        return out + table.render()
+        return out + table.render() + pc.tracks.map(layerLine).joined()
+    }
+
+    /// A simulcast track's layers (`in`: each layer the relay receives) or the layer a subscriber
+    /// gets (`out`), one line under the table; nothing for a single-stream track.
+    static func layerLine(_ track: TrackStats) -> String {
+        if let layers = track.layers, !layers.isEmpty {
+            let described = layers.map { layer in
+                let size = layer.width.map { "\($0)x\(layer.height ?? 0)" } ?? "?x?"
+                return "\(layer.rid) \(size) \(Format.kbps(layer.framesPerSecond)) fps \(Format.kbps(layer.bitrateKbps)) kbit/s -> \(layer.subscribers)"
+            }
+            return "      layers of \(track.trackId): " + described.joined(separator: ", ") + "\n"
+        }
+        guard let layer = track.layer else { return "" }
+        return "      \(track.trackId) receives layer \(layer) (\(track.layerSwitches ?? 0) switches)\n"
     }
 
     // MARK: history and audit

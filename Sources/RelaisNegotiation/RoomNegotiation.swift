@@ -9,16 +9,24 @@ public struct PublishedSection: Sendable, Equatable {
     public var codec: SDPCodec
     /// SSRC the publisher announced (a=ssrc), if any; otherwise learnt from the mid extension.
     public var ssrc: UInt32?
-    /// Header extensions kept in the answer (mid, abs-send-time, audio level, transport-wide sequence number).
+    /// Header extensions kept in the answer (mid, abs-send-time, audio level, transport-wide
+    /// sequence number, and for simulcast the RID).
     public var extensions: [ExtensionMap]
+    /// Simulcast layers (RFC 8853) the answer accepts, by RID, in the offer's `a=simulcast` order;
+    /// empty for a single-stream track. Each layer's SSRC is learnt from the RID header extension.
+    public var rids: [String]
 
-    public init(mid: String, kind: MediaKind, codec: SDPCodec, ssrc: UInt32?, extensions: [ExtensionMap]) {
+    public init(mid: String, kind: MediaKind, codec: SDPCodec, ssrc: UInt32?, extensions: [ExtensionMap], rids: [String] = []) {
         self.mid = mid
         self.kind = kind
         self.codec = codec
         self.ssrc = ssrc
         self.extensions = extensions
+        self.rids = rids
     }
+
+    /// The publisher's id for the RID header extension (RFC 8852), for a simulcast section.
+    public var ridExtensionID: UInt8? { extensions.first { $0.uri == RTPExtensionURI.rid }?.id }
 
     /// The codec's name as the signaling protocol spells it (`opus`, `VP8`, `H264`, `VP9`), whatever
     /// case the publisher's rtpmap used (encoding names are case-insensitive, RFC 4855 §3; webrtcbin
@@ -74,7 +82,13 @@ public enum RoomNegotiation {
     /// Extensions the relay reads from publishers; everything else is neutralised on forwarding.
     public static let publishExtensions: Set<String> = [
         RTPExtensionURI.mid, RTPExtensionURI.absSendTime, RTPExtensionURI.audioLevel, RTPExtensionURI.transportWideCC,
+        RTPExtensionURI.rid,
     ]
+    /// Simulcast layers accepted per video section (Chromium and Firefox offer three); further
+    /// streams of an `a=simulcast` list are left out of the answer, so the publisher does not send them.
+    public static let maxSimulcastLayers = 4
+    /// Longest RID the relay accepts (RFC 8851 allows more; browsers use one or two characters).
+    public static let maxRIDLength = 16
 
     // MARK: Limits
 
@@ -290,14 +304,42 @@ public enum RoomNegotiation {
                 }
             }
             // One-byte header extension ids (RFC 8285 §4.2: 1-14) the relay reads; each id once.
-            let extensions = try sdp { () throws(SDPError) in try m.extensionMaps() }.filter { publishExtensions.contains($0.uri) && $0.id < 15 }
+            var extensions = try sdp { () throws(SDPError) in try m.extensionMaps() }.filter { publishExtensions.contains($0.uri) && $0.id < 15 }
             guard Set(extensions.map(\.id)).count == extensions.count else {
                 throw SignalingError(.invalidSDP, "section \(mid): two a=extmap share an id")
             }
-            let ssrc = try sdp { () throws(SDPError) in try primarySSRC(of: m) }
-            result.append(PublishedSection(mid: mid, kind: kind, codec: codec, ssrc: ssrc, extensions: extensions))
+            let rids = try simulcastLayers(of: m, mid: mid, kind: kind, extensions: extensions)
+            // The RID extension matters only to tell simulcast layers apart.
+            if rids.isEmpty { extensions.removeAll { $0.uri == RTPExtensionURI.rid } }
+            // A simulcast section's SSRCs are learnt per layer from the RID; an announced one names no layer.
+            let ssrc = rids.isEmpty ? try sdp { () throws(SDPError) in try primarySSRC(of: m) } : nil
+            result.append(PublishedSection(mid: mid, kind: kind, codec: codec, ssrc: ssrc, extensions: extensions, rids: rids))
         }
         return result
+    }
+
+    /// The simulcast layers the relay accepts in a video section (RFC 8853 §5.1): the first
+    /// alternative of each stream of `a=simulcast:send`, each declared by an `a=rid:<id> send`
+    /// (RFC 8851), at most `maxSimulcastLayers`. Without the RID header extension the layers could
+    /// not be told apart, so the section is then answered without simulcast (RFC 8853 §5.3: the
+    /// publisher sends one stream). Empty for a section without simulcast.
+    static func simulcastLayers(of m: MediaDescription, mid: String, kind: MediaKind, extensions: [ExtensionMap]) throws(SignalingError) -> [String] {
+        guard let simulcast = try sdp({ () throws(SDPError) in try m.simulcast() }), !simulcast.send.isEmpty else { return [] }
+        guard kind == .video, extensions.contains(where: { $0.uri == RTPExtensionURI.rid }) else { return [] }
+        let declared = try sdp { () throws(SDPError) in try m.rids() }
+        var rids: [String] = []
+        for stream in simulcast.send {
+            guard let rid = stream.first?.rid else { continue }
+            guard rid.utf8.count <= maxRIDLength else {
+                throw SignalingError(.invalidSDP, "section \(mid): a RID has at most \(maxRIDLength) characters")
+            }
+            guard declared.contains(where: { $0.id == rid && $0.direction == "send" }) else {
+                throw SignalingError(.invalidSDP, "section \(mid): a=simulcast names \(rid), which no a=rid:\(rid) send declares")
+            }
+            guard !rids.contains(rid) else { throw SignalingError(.invalidSDP, "section \(mid): a=simulcast names \(rid) twice") }
+            rids.append(rid)
+        }
+        return Array(rids.prefix(maxSimulcastLayers))
     }
 
     /// The media SSRC of a section: the first announced one that is not a repair stream (FID group).
@@ -362,6 +404,11 @@ public enum RoomNegotiation {
             var honoured = transportCC ? publishFeedback : feedback
             if remb { honoured.insert("goog-remb") }
             addCodec(&m, section.codec, feedback: honoured)
+            if !section.rids.isEmpty {
+                // RFC 8853 §5.3: the answer receives the layers it accepts, named by their RIDs.
+                for rid in section.rids { m.addAttribute("rid", "\(rid) recv") }
+                m.addAttribute("simulcast", "recv " + section.rids.joined(separator: ";"))
+            }
             local.writeCandidates(into: &m)
             answer.media.append(m)
         }

@@ -122,4 +122,171 @@ struct NamespaceInteropTests {
         #expect(feedback.feedbackPackets > 20)
         #expect(feedback.packetsReported > feedback.feedbackPackets)
     }
+
+    // MARK: Chromium simulcast
+
+    /// A simulcast layer as the Chromium cart sends it: its outbound-rtp at the last sample.
+    struct ChromiumLayer: Decodable {
+        var rid: String?
+        var frameWidth: Int?
+        var frameHeight: Int?
+        var framesPerSecond: Double?
+        var bytesSent: Int
+        var qualityLimitationReason: String?
+    }
+    struct SimulcastCart: Decodable {
+        /// Every 250 ms: the estimate, the bytes of all layers, the widest layer's width.
+        var samples: [ChromiumSample]
+        var layers: [ChromiumLayer]
+    }
+    struct DecodedWidth: Decodable {
+        var width: Int
+        /// Milliseconds after the stretch began (the `selectLayer`) that the expert first decoded it.
+        var atMs: Double
+    }
+    /// A stretch of the expert's decoding: the warm-up at the relay's default layer, or one phase
+    /// (`rid` asked for at `requestedAt` s, held for the plan's `phaseSeconds`).
+    struct SimulcastPhase: Decodable {
+        var rid: String?
+        var requestedAt: Double
+        var widthBefore: Int?
+        /// From the request to the first sample decoding another width than before; nil: none did.
+        var switchMs: Double?
+        /// The decoded widths in the order seen, each when it first appeared.
+        var widths: [DecodedWidth]
+        var lastWidth: Int?
+        /// The width the cart sent this phase's layer at, during the phase.
+        var cartWidth: Int?
+        /// The longest wait between two samples (50 ms apart) that show more frames decoded.
+        var maxFrameGapMs: Double
+        var maxSampleGapMs: Double
+        var framesDecoded: Int
+        /// Chromium's own freeze counts (inbound-rtp), over the phase.
+        var freezeCount: Int
+        var totalFreezesDuration: Double
+    }
+    struct SimulcastExpert: Decodable {
+        var trackId: String?
+        /// The video track's `layers` in `trackPublished`.
+        var layers: [String]?
+        var decodingAt: Double?
+        var warmup: SimulcastPhase?
+        var phases: [SimulcastPhase]
+    }
+    struct PageError: Decodable, CustomStringConvertible {
+        var role: String
+        var code: String
+        var message: String
+        var t: Double
+        var description: String { "\(role) \(code) at \(t) s: \(message)" }
+    }
+    struct SimulcastPlan: Decodable {
+        var phases: [String?]
+        var phaseSeconds: Double
+    }
+    struct SimulcastPage: Decodable {
+        var cart: SimulcastCart
+        var expert: SimulcastExpert
+        var planned: SimulcastPlan
+        var errors: [PageError]
+        var connectedAt: Double?
+    }
+    /// The admin API's session as far as this test reads it: the layers of the published tracks
+    /// (`layers` of `TrackStats`, optional there, so optional here).
+    struct SessionLayers: Decodable {
+        struct Layer: Decodable {
+            var rid: String?
+            var width: Int?
+            var height: Int?
+            var framesPerSecond: Double?
+            var bitrateKbps: Double?
+        }
+        struct Track: Decodable {
+            var trackId: String
+            var kind: String
+            var layers: [Layer]?
+        }
+        struct Connection: Decodable { var tracks: [Track] }
+        struct Participant: Decodable {
+            var name: String
+            var publish: Connection?
+        }
+        var participants: [Participant]
+    }
+    struct SimulcastReport: Decodable {
+        var page: SimulcastPage
+        /// `GET /v1/admin/sessions/<room>` about 15 s into the page's 25.
+        var session: SessionLayers
+        var media: Media
+    }
+
+    /// Headless Chromium publishes its fake 1280x720 camera in three simulcast layers (q at a quarter
+    /// of its size, h at half, f at full), and an expert in the same page, once it has decoded 3 s of
+    /// the relay's default layer, asks for q, h, f and q again (`selectLayer`), 4 s each: each time it
+    /// decodes the layer it asked for, with no wait over 200 ms between two decoded frames across the
+    /// switch. The admin API shows the three layers the relay receives.
+    @Test func chromiumPublishesSimulcastAndAnExpertSwitchesLayersWithoutAFreeze() async throws {
+        let report = try await Self.run("chromium-simulcast", SimulcastReport.self, arguments: ["--duration", "25"])
+        let page = report.page
+        #expect(page.errors.isEmpty, "\(page.errors)")
+        #expect(report.media.loops.first?.srtpFailures == 0)
+
+        // Chromium sends the three layers, each at its size unless its own CPU adaptation scaled it,
+        // and its estimate passes 2.5 Mbit/s within 5 s of connecting.
+        let nominal = ["q": 320, "h": 640, "f": 1280]
+        var sent: [String: ChromiumLayer] = [:]
+        for layer in page.cart.layers { if let rid = layer.rid { sent[rid] = layer } }
+        #expect(Set(sent.keys) == Set(nominal.keys), "Chromium's outbound video: \(page.cart.layers)")
+        for (rid, width) in nominal {
+            let layer = try #require(sent[rid], "Chromium sends no layer \(rid): \(page.cart.layers)")
+            #expect(layer.bytesSent > 0, "layer \(rid): \(layer)")
+            if layer.qualityLimitationReason == "none" {
+                #expect(abs((layer.frameWidth ?? 0) - width) <= 16, "layer \(rid): \(layer)")
+            }
+        }
+        let connected = try #require(page.connectedAt, "the publish connection never connected")
+        let estimates = page.cart.samples.filter { $0.t <= connected + 5 }.compactMap(\.availableOutgoingBitrate)
+        #expect((estimates.max() ?? 0) >= 2_500_000, "estimate within 5 s of connecting: \(estimates)")
+
+        // The relay announces the layers, and its admin API shows each one it receives, at the
+        // cart's size, with a frame rate and a bitrate.
+        #expect(page.expert.layers.map { Set($0) } == Set(nominal.keys), "trackPublished's layers: \(String(describing: page.expert.layers))")
+        let cart = try #require(report.session.participants.first { $0.name == "cart" }, "the session has no cart")
+        let video = try #require(cart.publish?.tracks.first { $0.kind == "video" }, "the cart publishes no video")
+        #expect(video.trackId == page.expert.trackId)
+        let layers = try #require(video.layers, "the admin API shows no layers of the cart's video")
+        #expect(layers.count == 3, "\(layers)")
+        var widths: [String: Int] = [:]
+        for layer in layers {
+            let rid = try #require(layer.rid, "\(layer)")
+            let width = try #require(layer.width, "\(layer)")
+            let height = try #require(layer.height, "\(layer)")
+            let framesPerSecond = try #require(layer.framesPerSecond, "\(layer)")
+            let bitrate = try #require(layer.bitrateKbps, "\(layer)")
+            #expect(width > 0 && height > 0 && framesPerSecond > 0 && bitrate > 0, "\(layer)")
+            if let cartWidth = sent[rid]?.frameWidth { #expect(abs(width - cartWidth) <= 16, "\(layer), Chromium sends \(cartWidth)") }
+            widths[rid] = width
+        }
+        let q = try #require(widths["q"]), h = try #require(widths["h"]), f = try #require(widths["f"])
+        #expect(q < h && h < f, "\(widths)")
+
+        // Each phase: within half of it the expert decodes the layer it asked for (the cart's width
+        // for it), and keeps it; no wait between two decoded frames exceeds 200 ms.
+        #expect(page.expert.decodingAt != nil, "the expert decoded no video")
+        #expect(page.expert.phases.map(\.rid) == page.planned.phases)
+        for phase in page.expert.phases {
+            let rid = try #require(phase.rid)
+            let expected = phase.cartWidth ?? nominal[rid] ?? 0
+            let before = phase.widthBefore.map { "\($0)" } ?? "-"
+            let label = "phase \(rid) at \(phase.requestedAt) s (from \(before) wide, the cart sends \(expected))"
+            let seen = phase.widths.map { "\($0.width) at \($0.atMs) ms" }
+            let settled = try #require(phase.widths.last, "\(label): nothing decoded")
+            #expect(abs(settled.width - expected) <= 16, "\(label): decoded \(seen)")
+            #expect(settled.atMs <= page.planned.phaseSeconds * 500, "\(label): switched after \(settled.atMs) ms")
+            #expect(
+                phase.maxFrameGapMs <= 200,
+                "\(label): \(phase.maxFrameGapMs) ms without a decoded frame (samples up to \(phase.maxSampleGapMs) ms apart; Chromium counts \(phase.freezeCount) freezes, \(phase.totalFreezesDuration) s)")
+            #expect(Double(phase.framesDecoded) >= page.planned.phaseSeconds * 5, "\(label): \(phase.framesDecoded) frames decoded")
+        }
+    }
 }

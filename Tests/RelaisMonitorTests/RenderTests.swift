@@ -119,6 +119,11 @@ import Testing
         #expect(text.contains("twcc 393 fb / 5000 pkts  remb 2500"))
     }
 
+    @Test func simulcastLayersAndTheLayerEachExpertReceives() {
+        #expect(text.contains("layers of v1: q 320x180 30.0 fps 160 kbit/s -> 0, h 640x360 30.0 fps 510 kbit/s -> 0, f 1280x720 29.5 fps 1810 kbit/s -> 2"))
+        #expect(text.contains("v1 receives layer f (3 switches)"))
+    }
+
     @Test func trackLines() throws {
         for title in ["DIR", "KIND", "kbit/s", "PACKETS", "LOST", "LOSS", "JITTER ms", "RTT ms", "NACK", "PLI", "KEYFR", "FREEZES"] {
             #expect(text.contains(title))

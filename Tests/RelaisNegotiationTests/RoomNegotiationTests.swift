@@ -180,3 +180,68 @@ import Testing
         }
     }
 }
+
+/// Simulcast offers captured from Chromium and Firefox (three VP8 layers q, h, f): the answer
+/// receives every layer by RID (RFC 8853 §5.3, RFC 8851) and keeps the RID extension, so the relay
+/// can learn each layer's SSRC; what breaks the rules is refused whole.
+@Suite struct SimulcastNegotiationTests {
+    @Test(arguments: ["chromium-simulcast-offer.sdp", "firefox-simulcast-offer.sdp"])
+    func aBrowsersThreeLayersAreAnsweredByRID(_ name: String) throws {
+        let negotiation = try RoomNegotiation.negotiatePublishOffer(try RoomNegotiationTests.fixture(name))
+        let video = try #require(negotiation.sections.first { $0.kind == .video })
+        #expect(video.rids == ["q", "h", "f"])
+        #expect(video.ssrc == nil, "a simulcast section's SSRCs are learnt per layer")
+        #expect(video.ridExtensionID != nil)
+        #expect(negotiation.sections.first { $0.kind == .audio }?.rids == [])
+        let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(negotiation, local: RoomNegotiationTests.local, sessionID: 1, version: 1))
+        let section = try #require(answer.media.first { $0.mid == video.mid })
+        #expect(try section.rids().map(\.id) == ["q", "h", "f"])
+        #expect(try section.rids().allSatisfy { $0.direction == "recv" })
+        #expect(try section.simulcast()?.recv.map { $0.map(\.rid) } == [["q"], ["h"], ["f"]])
+        #expect(try section.simulcast()?.send.isEmpty == true)
+        #expect(try section.extensionMaps().contains { $0.uri == RTPExtensionURI.rid && $0.id == video.ridExtensionID })
+        let audio = try #require(answer.media.first { $0.kind == "audio" })
+        #expect(try audio.simulcast() == nil && audio.rids().isEmpty)
+        #expect(try !audio.extensionMaps().contains { $0.uri == RTPExtensionURI.rid })
+    }
+
+    /// Replaces `old` in the Chromium capture, which must contain it.
+    static func chromium(replacing old: String, with new: String) throws -> String {
+        let text = try RoomNegotiationTests.fixture("chromium-simulcast-offer.sdp")
+        #expect(text.contains(old))
+        return text.replacingOccurrences(of: old, with: new)
+    }
+
+    @Test func withoutTheRIDExtensionTheAnswerLeavesSimulcastOut() throws {
+        let offer = try Self.chromium(replacing: "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n", with: "")
+        let negotiation = try RoomNegotiation.negotiatePublishOffer(offer)
+        let video = try #require(negotiation.sections.first { $0.kind == .video })
+        #expect(video.rids.isEmpty)
+        let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(negotiation, local: RoomNegotiationTests.local, sessionID: 1, version: 1))
+        #expect(try answer.media.allSatisfy { try $0.simulcast() == nil && $0.rids().isEmpty })
+    }
+
+    @Test func atMostFourLayersArePickedTheFirstAlternativeOfEachStream() throws {
+        let offer = try Self.chromium(
+            replacing: "a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f",
+            with: "a=rid:a send\r\na=rid:b send\r\na=rid:c send\r\na=rid:d send\r\na=rid:e send\r\na=rid:x send\r\na=simulcast:send a,x;~b;c;d;e")
+        let video = try #require(try RoomNegotiation.negotiatePublishOffer(offer).sections.first { $0.kind == .video })
+        #expect(video.rids == ["a", "b", "c", "d"])
+    }
+
+    @Test(arguments: [
+        ("a=simulcast:send q;h;f", "a=simulcast:send q;h;z"),  // z is declared by no a=rid
+        ("a=simulcast:send q;h;f", "a=simulcast:send q;h;q"),  // q twice
+        ("a=rid:f send\r\na=simulcast:send q;h;f", "a=rid:f send\r\na=rid:abcdefghijklmnopq send\r\na=simulcast:send q;h;abcdefghijklmnopq"),  // 17 characters
+        ("a=rid:f send", "a=rid:f recv"),  // f declared for the wrong direction
+    ])
+    func aSimulcastListThatBreaksTheRulesIsInvalidSDP(_ change: (String, String)) throws {
+        let offer = try Self.chromium(replacing: change.0, with: change.1)
+        #expect(throws: SignalingError.self) { try RoomNegotiation.negotiatePublishOffer(offer) }
+        do {
+            _ = try RoomNegotiation.negotiatePublishOffer(offer)
+        } catch {
+            #expect(error.code == .invalidSDP)
+        }
+    }
+}

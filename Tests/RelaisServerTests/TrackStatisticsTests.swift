@@ -157,7 +157,7 @@ private func at(ms: Int) -> Instant { Instant(nanoseconds: 1_000_000_000_000 + U
         loop.tickRoom(room, now: at(ms: 1_000))  // rate sample; last packet at 900 ms: no freeze yet
         loop.tickRoom(room, now: at(ms: 1_450))  // 550 ms without video: a freeze
         loop.tickRoom(room, now: at(ms: 1_500))  // the same freeze
-        loop.requestKeyframe(room.producers["cam"]!, now: at(ms: 1_500))
+        loop.requestKeyframe(room.producers["cam"]!.streams[0], now: at(ms: 1_500))
 
         let statistics = loop.roomStatistics("consult")
         let transport = try #require(statistics.transports[id])

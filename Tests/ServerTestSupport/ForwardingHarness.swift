@@ -48,8 +48,11 @@ public final class ForwardingHarness {
     ///   - transportCCExtensionID: the publisher's id for the transport-wide sequence number, if it
     ///     negotiated one (the relay then sends it TWCC feedback).
     ///   - rembBitrate: the publisher's ceiling, if it negotiated REMB and one is configured.
+    ///   - simulcast: the video's simulcast layers by RID; the publisher then announces no SSRC and
+    ///     its first packets carry the mid (extension 1) and the RID (extension 4), as browsers do.
     public init(
-        subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM, transportCCExtensionID: UInt8? = nil, rembBitrate: UInt64? = nil
+        subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM, transportCCExtensionID: UInt8? = nil, rembBitrate: UInt64? = nil,
+        simulcast rids: [String] = []
     ) throws {
         eventLoop = EmbeddedEventLoop()
         var configuration = TransportConfiguration()
@@ -88,10 +91,12 @@ public final class ForwardingHarness {
         publisher = try connect(.publisher(publisherSession))
         let section = PublishedSection(
             mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
-            ssrc: Self.publisherSSRC, extensions: [])
+            ssrc: rids.isEmpty ? Self.publisherSSRC : nil,
+            extensions: rids.isEmpty ? [] : [ExtensionMap(id: 1, uri: RTPExtensionURI.mid), ExtensionMap(id: 4, uri: RTPExtensionURI.rid)],
+            rids: rids)
         room.setPublishedTracks(
-            publisherSession, [(trackID: "video", section: section)], midExtensionID: nil, transportCCExtensionID: transportCCExtensionID,
-            rembBitrate: rembBitrate)
+            publisherSession, [(trackID: "video", section: section)], midExtensionID: rids.isEmpty ? nil : 1,
+            transportCCExtensionID: transportCCExtensionID, rembBitrate: rembBitrate)
         var peers: [Peer] = []
         var sessions: [SubscriberSession] = []
         for i in 0..<count {
@@ -305,6 +310,45 @@ public final class ForwardingHarness {
         room.setSubscriptions(subscriberSessions[0], [Subscription(
             trackID: "video", outputSSRC: outputSSRC, payloadType: 100,
             extensions: [ExtensionIDMapping(publisher: 2, subscriber: 3), ExtensionIDMapping(publisher: 3, subscriber: 5)])])
+    }
+
+    /// Protects one packet per entry as the publisher, each under its own SSRC, with the mid and the
+    /// entry's RID as header extensions when it has one (a simulcast layer's first packets).
+    public func prepareLayerRTP(_ packets: [(ssrc: UInt32, rid: String?, sequence: UInt16, timestamp: UInt32, marker: Bool, payload: [UInt8])]) {
+        for (i, entry) in packets.enumerated() {
+            let extensions = entry.rid.map { [RTPHeaderExtension(id: 1, value: Array("0".utf8)), RTPHeaderExtension(id: 4, value: Array($0.utf8))] } ?? []
+            let bytes = RTPPacket(
+                marker: entry.marker, payloadType: PayloadType(96), sequenceNumber: SequenceNumber(entry.sequence), timestamp: entry.timestamp,
+                ssrc: SSRC(entry.ssrc), extensions: extensions, payload: entry.payload).serialized()
+            scratch.copyBytes(from: bytes)
+            guard let n = publisher.client.protectRTP(scratch, length: bytes.count) else { fatalError("protect failed") }
+            setPrepared(i, length: n, from: publisher.socketAddress)
+        }
+    }
+
+    /// The RTP packet in a datagram the relay sent the first subscriber, decrypted; nil for anything else.
+    public func firstSubscriberRTP(_ envelope: AddressedEnvelope<ByteBuffer>) -> RTPPacket? {
+        guard envelope.remoteAddress == subscribers[0].socketAddress else { return nil }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+        defer { buffer.deallocate() }
+        let n = envelope.data.readableBytes
+        envelope.data.withUnsafeReadableBytes { buffer.copyMemory(from: $0) }
+        guard case .rtp(let length) = subscribers[0].client.handleDatagram(buffer, length: n, localIndex: 0, from: relayAddress, now: .zero),
+              let view = try? RTPPacketView(parsing: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length])) else {
+            return nil
+        }
+        return RTPPacket(view)
+    }
+
+    /// The first subscriber chooses a simulcast layer of the video (`selectLayer`), as of `now`.
+    public func selectLayerForFirst(_ rid: String?, now: Instant) {
+        room.setPreferredLayer(subscriberSessions[0], trackID: "video", rid: rid, now: now)
+    }
+
+    /// The first subscriber's layer: the RID forwarded now and the one it switches to.
+    public var firstSubscriberLayer: (current: String?, target: String?) {
+        let consumer = subscriberSessions[0].consumers[Self.firstOutputSSRC]
+        return (consumer?.stream?.rid, consumer?.targetStream?.rid)
     }
 
     /// The first subscriber's address, where its datagrams go.

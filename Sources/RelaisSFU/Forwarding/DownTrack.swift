@@ -50,6 +50,9 @@ public enum DownTrackVerdict: Sendable, Hashable {
 /// timestamp tracks the sampling clock). Video re-waits for a keyframe at each switch, since the new
 /// source's frames do not predict from the old one's.
 ///
+/// VP8 picture IDs and TL0PICIDX are made continuous the same way (`VP8PictureContinuity`), so a
+/// receiver's reference finder accepts the new source's keyframe as the next picture.
+///
 /// Header extensions. Ids the subscriber negotiated for the same URI come from `extensionIDMap`;
 /// any other id is renumbered to `unusedExtensionID`, an id the subscriber did not negotiate, which
 /// RFC 8285 §5 says receivers ignore. This keeps the header layout (no bytes move).
@@ -94,6 +97,9 @@ public struct DownTrack: Sendable {
     /// An output index is protected once with new content; only `rewriteRetransmission`, which
     /// reproduces the same bytes, may use it again.
     private var sent: [UInt64]
+
+    /// VP8 picture IDs and TL0PICIDX, continuous across source epochs.
+    private var vp8 = VP8PictureContinuity()
 
     // Keyframe gating.
     public private(set) var waitingForKeyframe: Bool
@@ -178,6 +184,7 @@ public struct DownTrack: Sendable {
             inputSSRC = view.ssrc
         }
 
+        let descriptor = codec == .vp8 ? VP8PayloadDescriptor(parsing: view.payload) : nil
         if epochPending {
             if waitingForKeyframe {
                 guard KeyframeDetector.isKeyframeStart(codec: codec, payload: view.payload) else {
@@ -186,6 +193,7 @@ public struct DownTrack: Sendable {
                 waitingForKeyframe = false
             }
             beginEpoch(firstInput: view.sequenceNumber, inputTimestamp: view.timestamp, now: now)
+            if let descriptor { vp8.beginEpoch(first: descriptor) }
         } else {
             let ahead = Int(view.sequenceNumber.distance(from: epochHighestInput))
             guard epochSpan + ahead >= 0 else { return drop(.predatesSource) }
@@ -216,8 +224,12 @@ public struct DownTrack: Sendable {
         if let form = view.extensionForm {
             rewriteExtensionIDs(view: view, form: form, in: bytes)
         }
+        let newest = !hasSent || outputSequence.isNewer(than: lastOutputSequence)
+        if let descriptor {
+            vp8.rewrite(descriptor, in: UnsafeMutableRawBufferPointer(rebasing: bytes[view.payloadOffset..<(view.payloadOffset + view.payloadLength)]), newest: newest)
+        }
 
-        if !hasSent || outputSequence.isNewer(than: lastOutputSequence) {
+        if newest {
             hasSent = true
             lastOutputSequence = outputSequence
             lastOutputTimestamp = outputTimestamp
@@ -250,6 +262,7 @@ public struct DownTrack: Sendable {
         sent = retired.sent
         packetsSent = retired.packetsSent
         octetsSent = retired.octetsSent
+        vp8 = retired.vp8
         resetSource()
     }
 

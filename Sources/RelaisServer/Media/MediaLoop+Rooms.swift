@@ -74,11 +74,13 @@ extension MediaLoop {
             sendTransportFeedback(publisher, now: now)
         }
         let ssrc = view.ssrc.rawValue
-        guard let track = publisher.tracksBySSRC[ssrc] ?? bindSSRC(publisher, view: view) else { return }
+        guard let stream = publisher.streamsBySSRC[ssrc] ?? bindSSRC(publisher, view: view) else { return }
+        let track = stream.track
         let sequence = view.sequenceNumber
-        if track.statistics == nil { track.statistics = ReceiveStatistics(ssrc: view.ssrc, clockRate: track.clockRate) }
-        let outcome = track.statistics?.record(sequence: sequence, rtpTimestamp: view.timestamp, arrival: now)
+        if stream.statistics == nil { stream.statistics = ReceiveStatistics(ssrc: view.ssrc, clockRate: track.clockRate) }
+        let outcome = stream.statistics?.record(sequence: sequence, rtpTimestamp: view.timestamp, arrival: now)
         // Received is received (the admin counts include duplicates and retransmissions).
+        stream.counters.record(bytes: length, now: now)
         track.counters.record(bytes: length, now: now)
         // One SRTP index must never carry two plaintexts (RFC 3711 §9.1, RFC 7714 §14). The
         // publisher holds its own keys, so SRTP's replay window does not bind it: a packet the
@@ -95,21 +97,41 @@ extension MediaLoop {
             return
         case .restarted:
             // A confirmed sequence restart: old numbers now name other packets. Start a new source
-            // epoch on every down track (the output continues after what was sent) and empty the cache.
-            track.cache?.removeAll()
-            for consumer in track.consumers { consumer.downTrack.resetSource() }
+            // epoch on every down track of this stream (the output continues after what was sent)
+            // and empty the cache.
+            stream.cache?.removeAll()
+            for consumer in track.consumers where consumer.stream === stream { consumer.downTrack.resetSource() }
         case .inOrder, .late, nil:
             break
         }
-        if track.cache != nil {
-            track.nack.received(sequence, now: now)
-            _ = track.cache?.store(packet, sequence: sequence, now: now)
+        if stream.cache != nil {
+            stream.nack.received(sequence, now: now)
+            _ = stream.cache?.store(packet, sequence: sequence, now: now)
         }
-        // A duplicate (a retransmission that crossed the original) is no new keyframe.
-        let keyframe = track.kind == .video && outcome != .duplicate
-            && KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
-        if keyframe { track.counters.keyframes &+= 1 }
+        var keyframe = false
+        if track.kind == .video {
+            if view.marker {
+                stream.counters.frames &+= 1
+                track.counters.frames &+= 1
+            }
+            keyframe = KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
+            if keyframe {
+                track.counters.keyframes &+= 1
+                stream.counters.keyframes &+= 1
+                if track.codec == .vp8, let descriptor = VP8PayloadDescriptor(parsing: view.payload), let width = descriptor.keyframeWidth {
+                    stream.width = width
+                    stream.height = descriptor.keyframeHeight
+                }
+            }
+        }
         for consumer in track.consumers {
+            if consumer.stream !== stream {
+                // Another layer: switch to this one at its keyframe if it is the target.
+                guard keyframe, consumer.targetStream === stream else { continue }
+                if consumer.stream != nil { consumer.layerSwitches += 1 }
+                consumer.stream = stream
+                consumer.downTrack.resetSource()
+            }
             guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected else { continue }
             UnsafeMutableRawBufferPointer(rebasing: transmit[0..<length]).copyMemory(from: packet)
             switch consumer.downTrack.rewrite(transmit, length: length, now: now) {
@@ -119,7 +141,7 @@ extension MediaLoop {
                 if keyframe { consumer.counters.keyframes &+= 1 }
                 sendProtectedTransmit(to: subscriber, length: n)
             case .dropAndRequestKeyframe:
-                requestKeyframe(track, now: now)
+                requestKeyframe(stream, now: now)
             case .drop:
                 break
             }
@@ -136,15 +158,28 @@ extension MediaLoop {
         subscriber.retiredOutputSSRCs.removeAll()
     }
 
-    /// Binds an SSRC the publisher did not announce, by the mid header extension (RFC 8843 §15).
-    private func bindSSRC(_ publisher: PublisherSession, view: RTPPacketView) -> ProducerTrack? {
-        guard let id = publisher.midExtensionID, let value = view.extensionValue(id: id) else { return nil }
-        let mid = String(decoding: value, as: UTF8.self)
-        guard let track = publisher.tracks.first(where: { $0.mid == mid }) else { return nil }
-        track.ssrc = view.ssrc.rawValue
-        track.resetStatistics()
+    /// Binds an SSRC the publisher did not announce: to a simulcast layer by the RID header
+    /// extension (RFC 8852; browsers send it until the SSRC is acknowledged), else to a track by
+    /// the mid extension (RFC 8843 §15).
+    private func bindSSRC(_ publisher: PublisherSession, view: RTPPacketView) -> ProducerStream? {
+        let mid = publisher.midExtensionID.flatMap { view.extensionValue(id: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        let rid = publisher.ridExtensionID.flatMap { view.extensionValue(id: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        let stream: ProducerStream?
+        if let rid {
+            // Without a mid, a RID names a layer only when one track has it.
+            let candidates = publisher.tracks.filter { track in mid.map { track.mid == $0 } ?? true }
+                .compactMap { track in track.streams.first { $0.rid == rid } }
+            stream = candidates.count == 1 ? candidates.first : nil
+        } else if let mid, let track = publisher.tracks.first(where: { $0.mid == mid }), !track.isSimulcast {
+            stream = track.streams.first
+        } else {
+            stream = nil
+        }
+        guard let stream else { return nil }
+        stream.ssrc = view.ssrc.rawValue
+        stream.resetStatistics()
         publisher.rebuildIndex()
-        return track
+        return stream
     }
 
     private func sendProtectedTransmit(to entry: TransportEntry, length: Int) {
@@ -154,14 +189,15 @@ extension MediaLoop {
 
     // MARK: Feedback towards publishers
 
-    /// Asks the publisher for a keyframe (PLI, RFC 4585 §6.3.1), throttled per track.
-    func requestKeyframe(_ track: ProducerTrack, now: Instant) {
-        guard track.kind == .video, track.keyframeThrottle.request(now: now) else { return }
-        sendPLI(track)
+    /// Asks the publisher for a keyframe of one stream (PLI, RFC 4585 §6.3.1), throttled per stream.
+    func requestKeyframe(_ stream: ProducerStream, now: Instant) {
+        guard stream.track.kind == .video, stream.keyframeThrottle.request(now: now) else { return }
+        sendPLI(stream)
     }
 
-    private func sendPLI(_ track: ProducerTrack) {
-        guard let ssrc = track.ssrc, let entry = entries[track.publisher],
+    private func sendPLI(_ stream: ProducerStream) {
+        let track = stream.track
+        guard let ssrc = stream.ssrc, let entry = entries[track.publisher],
               let publisher = publisherSession(entry) else { return }
         var writer = ByteWriter(transmit)
         do {
@@ -172,6 +208,7 @@ extension MediaLoop {
         }
         counters.keyframeRequests += 1
         track.counters.plis += 1
+        stream.counters.plis += 1
         sendRTCP(entry: entry, length: writer.position)
     }
 
@@ -196,7 +233,7 @@ extension MediaLoop {
     /// The publisher's ceiling in REMB (draft-alvestrand-rmcat-remb) for all its tracks' SSRCs.
     private func sendREMB(entry: TransportEntry, publisher: PublisherSession, bitrate: UInt64) {
         let sender = SSRC(publisher.room.relaySSRC)
-        let ssrcs = publisher.tracks.compactMap { track in track.ssrc.map { SSRC($0) } }
+        let ssrcs = publisher.tracks.flatMap(\.streams).compactMap { stream in stream.ssrc.map { SSRC($0) } }
         guard !ssrcs.isEmpty else { return }
         var writer = ByteWriter(transmit)
         do {
@@ -221,7 +258,13 @@ extension MediaLoop {
         for subscriber in room.subscribers.values {
             let entry = entries[subscriber.transport]
             let connected = entry?.transport.isConnected ?? false
-            for consumer in subscriber.consumers.values { consumer.tickStatistics(now: now, connected: connected) }
+            for consumer in subscriber.consumers.values {
+                consumer.tickStatistics(now: now, connected: connected)
+                guard consumer.producer.isSimulcast else { continue }
+                consumer.chooseLayer(now: now)
+                // A switch waits for the target layer's keyframe: ask for one (throttled per stream).
+                if connected, let target = consumer.targetStream, target !== consumer.stream { requestKeyframe(target, now: now) }
+            }
             subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
             if let entry { retireOutputSSRCs(subscriber, entry: entry) }
         }
@@ -234,11 +277,13 @@ extension MediaLoop {
                 sendREMB(entry: entry, publisher: publisher, bitrate: bitrate)
             }
             for track in publisher.tracks {
-                if track.keyframeThrottle.poll(now: now) { sendPLI(track) }
-                guard track.cache != nil, let ssrc = track.ssrc else { continue }
-                publisher.lostScratch.removeAll(keepingCapacity: true)
-                track.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
-                if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, track: track, mediaSSRC: ssrc, lost: publisher.lostScratch) }
+                for stream in track.streams {
+                    if stream.keyframeThrottle.poll(now: now) { sendPLI(stream) }
+                    guard stream.cache != nil, let ssrc = stream.ssrc else { continue }
+                    publisher.lostScratch.removeAll(keepingCapacity: true)
+                    stream.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
+                    if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, stream: stream, mediaSSRC: ssrc, lost: publisher.lostScratch) }
+                }
             }
             if now.since(publisher.lastReceiverReport) >= .seconds(1) {
                 publisher.lastReceiverReport = now
@@ -247,7 +292,7 @@ extension MediaLoop {
         }
     }
 
-    private func sendNACK(entry: TransportEntry, room: RoomMedia, track: ProducerTrack, mediaSSRC: UInt32, lost: [SequenceNumber]) {
+    private func sendNACK(entry: TransportEntry, room: RoomMedia, stream: ProducerStream, mediaSSRC: UInt32, lost: [SequenceNumber]) {
         var remaining = lost[...]
         while !remaining.isEmpty {
             var writer = ByteWriter(transmit)
@@ -258,7 +303,8 @@ extension MediaLoop {
                 into: UnsafeMutableRawBufferPointer(rebasing: transmit[start..<1200]))
             guard written > 0, covered > 0 else { return }
             counters.nacksToPublishers += 1
-            track.counters.nacks += 1
+            stream.track.counters.nacks += 1
+            stream.counters.nacks += 1
             sendRTCP(entry: entry, length: start + written)
             remaining = remaining.dropFirst(covered)
         }
@@ -266,8 +312,8 @@ extension MediaLoop {
 
     private func sendReceiverReport(entry: TransportEntry, publisher: PublisherSession, now: Instant) {
         var blocks: [ReportBlock] = []
-        for track in publisher.tracks {
-            if let block = track.statistics?.makeReportBlock(now: now) { blocks.append(block) }
+        for stream in publisher.tracks.lazy.flatMap(\.streams) {
+            if let block = stream.statistics?.makeReportBlock(now: now) { blocks.append(block) }
         }
         guard !blocks.isEmpty else { return }
         var writer = ByteWriter(transmit)
@@ -285,9 +331,9 @@ extension MediaLoop {
         var cursor = RTCPCompoundIterator(compound)
         while let packet = try? cursor.next() {
             guard packet.packetType == RTCPPacketType.senderReport, let sr = try? SenderReportView(packet),
-                  let track = publisher.tracksBySSRC[sr.ssrc.rawValue] else { continue }
-            track.statistics?.recordSenderReport(ntp: sr.ntpTimestamp, arrival: now)
-            for consumer in track.consumers {
+                  let stream = publisher.streamsBySSRC[sr.ssrc.rawValue] else { continue }
+            stream.statistics?.recordSenderReport(ntp: sr.ntpTimestamp, arrival: now)
+            for consumer in stream.track.consumers where consumer.stream === stream {
                 guard let subscriber = consumer.subscriberEntry ?? bindSubscriberEntry(consumer), subscriber.transport.isConnected,
                       let report = consumer.downTrack.senderReport(publisherSSRC: sr.ssrc, publisherNTP: sr.ntpTimestamp, publisherRTP: sr.rtpTimestamp)
                 else { continue }
@@ -311,7 +357,7 @@ extension MediaLoop {
             case (RTCPPacketType.transportFeedback, RTCPFeedbackFormat.genericNACK):
                 guard let nack = try? GenericNACKView(packet), let consumer = subscriber.consumers[nack.mediaSSRC.rawValue] else { continue }
                 consumer.counters.nacks += 1
-                guard let cache = consumer.producer.cache else { continue }
+                guard let cache = consumer.stream?.cache else { continue }
                 subscriber.retransmissionBudget.update(forwardedTotal: subscriber.forwardedBytes, now: now)
                 let roundTrip = consumer.feedback.roundTripMs.flatMap { $0.isFinite ? Duration.microseconds(Int64(min(max($0, 0), 60_000) * 1000)) : nil }
                 let interval = RetransmissionGate.interval(roundTrip: roundTrip)
@@ -347,13 +393,13 @@ extension MediaLoop {
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.pictureLossIndication):
                 guard let pli = try? PictureLossIndicationView(packet), let consumer = subscriber.consumers[pli.mediaSSRC.rawValue] else { continue }
                 consumer.counters.plis += 1
-                requestKeyframe(consumer.producer, now: now)
+                requestKeyframe(for: consumer, now: now)
             case (RTCPPacketType.payloadSpecificFeedback, RTCPFeedbackFormat.fullIntraRequest):
                 guard let fir = try? FullIntraRequestView(packet) else { continue }
                 for index in 0..<fir.entryCount {
                     if let consumer = subscriber.consumers[fir.entry(at: index).ssrc.rawValue] {
                         consumer.counters.plis += 1
-                        requestKeyframe(consumer.producer, now: now)
+                        requestKeyframe(for: consumer, now: now)
                     }
                 }
             case (RTCPPacketType.receiverReport, _), (RTCPPacketType.senderReport, _):
@@ -374,6 +420,13 @@ extension MediaLoop {
         }
         guard case .subscriber(let subscriber) = entry.purpose else { return }
         let now = Self.now()
-        for consumer in subscriber.consumers.values { requestKeyframe(consumer.producer, now: now) }
+        for consumer in subscriber.consumers.values { requestKeyframe(for: consumer, now: now) }
+    }
+
+    /// A keyframe for what the consumer receives: the layer it is switching to, else its layer.
+    func requestKeyframe(for consumer: ConsumerTrack, now: Instant) {
+        if consumer.targetStream == nil { consumer.chooseLayer(now: now) }
+        guard let stream = consumer.targetStream ?? consumer.stream else { return }
+        requestKeyframe(stream, now: now)
     }
 }

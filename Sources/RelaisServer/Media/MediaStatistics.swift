@@ -60,6 +60,22 @@ public struct PublishedTrackStatistics: Sendable, Equatable {
     public var freezes: Int
     /// Inside a stall right now.
     public var frozen: Bool
+    /// Simulcast layers (empty for a single-stream track).
+    public var layers: [LayerStatistics] = []
+}
+
+/// One simulcast layer of a published track.
+public struct LayerStatistics: Sendable, Equatable {
+    public var rid: String
+    public var ssrc: UInt32?
+    public var width: Int?
+    public var height: Int?
+    public var framesPerSecond: Double
+    public var bitrateKbps: Double
+    public var packets: Int
+    public var keyframes: Int
+    /// Consumers forwarding this layer now.
+    public var subscribers: Int
 }
 
 /// A track the relay forwards to one subscriber (`TrackStats` direction `out`).
@@ -91,6 +107,9 @@ public struct ForwardedTrackStatistics: Sendable, Equatable {
     public var frozen: Bool
     /// The down track waits for a keyframe (before the first one, or after a source switch).
     public var waitingForKeyframe: Bool
+    /// The simulcast layer forwarded (its RID), nil for a single-stream track; switches so far.
+    public var layer: String? = nil
+    public var layerSwitches = 0
     /// Packets retransmitted to answer the subscriber's NACKs (also in `packets`).
     public var retransmissions = 0
     /// NACKed sequence numbers not answered: asked again within a round trip, or over the
@@ -126,15 +145,27 @@ extension MediaLoop {
 }
 
 extension PublishedTrackStatistics {
+    /// Loss and jitter over the track's streams: lost packets summed, the worst fraction and jitter.
     init(_ track: ProducerTrack) {
-        let statistics = track.statistics
+        let streams = track.streams
+        let received = streams.compactMap(\.statistics)
+        let jitter = received.map { track.clockRate > 0 ? $0.jitterEstimate * 1000 / Double(track.clockRate) : 0 }.max()
         self.init(
-            trackID: track.trackID, kind: track.kind == .video ? "video" : "audio", ssrc: track.ssrc,
+            trackID: track.trackID, kind: track.kind == .video ? "video" : "audio", ssrc: streams.lazy.compactMap(\.ssrc).first,
             bitrateKbps: track.counters.rate.kbps, packets: track.counters.packets, bytes: track.counters.bytes,
-            packetsLost: statistics.map { Int($0.cumulativeLost) } ?? 0, fractionLost: track.loss.fractionLost,
-            jitterMs: statistics.map { track.clockRate > 0 ? $0.jitterEstimate * 1000 / Double(track.clockRate) : 0 },
+            packetsLost: received.reduce(0) { $0 + Int($1.cumulativeLost) }, fractionLost: streams.map(\.loss.fractionLost).max() ?? 0,
+            jitterMs: jitter,
             nacks: track.counters.nacks, plis: track.counters.plis, keyframes: track.counters.keyframes,
-            freezes: track.counters.freezes, frozen: track.counters.frozen)
+            freezes: track.counters.freezes, frozen: track.counters.frozen,
+            layers: streams.compactMap { stream in
+                stream.rid.map { rid in
+                    LayerStatistics(
+                        rid: rid, ssrc: stream.ssrc, width: stream.width, height: stream.height,
+                        framesPerSecond: stream.counters.frameRate.perSecond, bitrateKbps: stream.counters.rate.kbps,
+                        packets: stream.counters.packets, keyframes: stream.counters.keyframes,
+                        subscribers: track.consumers.reduce(0) { $0 + ($1.stream === stream ? 1 : 0) })
+                }
+            })
     }
 }
 
@@ -149,7 +180,7 @@ extension ForwardedTrackStatistics {
             jitterMs: consumer.feedback.jitterMs, roundTripMs: consumer.feedback.roundTripMs,
             nacks: consumer.counters.nacks, plis: consumer.counters.plis, keyframes: consumer.counters.keyframes,
             freezes: consumer.counters.freezes, frozen: consumer.counters.frozen,
-            waitingForKeyframe: consumer.downTrack.waitingForKeyframe,
+            waitingForKeyframe: consumer.downTrack.waitingForKeyframe, layer: consumer.stream?.rid, layerSwitches: consumer.layerSwitches,
             retransmissions: consumer.retransmissions, nackRepeats: consumer.nackRepeats, nackOverBudget: consumer.nackOverBudget)
     }
 }

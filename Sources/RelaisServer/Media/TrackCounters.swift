@@ -14,6 +14,9 @@ struct TrackCounters {
     var bytes = 0
     /// Keyframe starts: seen from the publisher (producer) or forwarded (consumer). Video only.
     var keyframes = 0
+    /// Video frames: packets with the marker bit (RFC 7741 §4.1: the last packet of a frame).
+    var frames = 0
+    var frameRate = RateMeter()
     /// NACK packets: sent to the publisher (producer) or received from the subscriber (consumer).
     var nacks = 0
     /// Keyframe requests: PLIs sent to the publisher (producer) or PLI/FIR entries received from
@@ -45,6 +48,7 @@ struct TrackCounters {
     @discardableResult
     mutating func tick(now: Instant, detectFreezes: Bool) -> Bool {
         rate.sample(total: bytes, now: now)
+        frameRate.sample(total: frames, now: now)
         guard detectFreezes, packets > 0, !frozen, now.since(lastActivity) > Self.freezeThreshold else { return false }
         frozen = true
         freezes += 1
@@ -52,14 +56,16 @@ struct TrackCounters {
     }
 }
 
-/// A bitrate over the last interval of about one second, from a running byte count sampled on the
-/// loop's tick (so the interval is 1 s plus up to one tick; the rate divides by the real span).
+/// A rate (bytes, so a bitrate, or frames) over the last interval of about one second, from a
+/// running count sampled on the loop's tick (so the interval is 1 s plus up to one tick; the rate divides by the real span).
 struct RateMeter {
     /// Byte count at the last sample, and its instant (nil before the first sample).
     private(set) var sampleBytes = 0
     private(set) var sampleAt: Instant?
-    /// Kilobits per second over the last completed interval.
-    private(set) var kbps: Double = 0
+    /// Units (bytes, frames) per second over the last completed interval.
+    private(set) var perSecond: Double = 0
+    /// Kilobits per second over the last completed interval, when the units are bytes.
+    var kbps: Double { perSecond * 8 / 1000 }
 
     static let interval: Duration = .seconds(1)
 
@@ -74,7 +80,7 @@ struct RateMeter {
         let span = now.since(at)
         guard span >= Self.interval else { return false }
         let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) * 1e-18
-        kbps = Double(max(total - sampleBytes, 0)) * 8 / 1000 / seconds
+        perSecond = Double(max(total - sampleBytes, 0)) / seconds
         sampleBytes = total
         sampleAt = now
         return true

@@ -86,14 +86,21 @@ extension TransportStatistics {
                 trackId: track.trackID, kind: track.kind, direction: .in, ssrc: track.ssrc, bitrateKbps: track.bitrateKbps,
                 packets: track.packets, bytes: track.bytes, packetsLost: track.packetsLost, fractionLost: track.fractionLost,
                 jitterMs: track.jitterMs, roundTripMs: nil, nacks: track.nacks, plis: track.plis, keyframes: track.keyframes,
-                freezes: track.freezes)
+                freezes: track.freezes,
+                layers: track.layers.isEmpty ? nil : track.layers.map { layer in
+                    LayerStats(
+                        rid: layer.rid, ssrc: layer.ssrc, width: layer.width, height: layer.height,
+                        framesPerSecond: (layer.framesPerSecond * 10).rounded() / 10, bitrateKbps: layer.bitrateKbps.rounded(),
+                        packets: layer.packets, keyframes: layer.keyframes, subscribers: layer.subscribers)
+                })
         }
         let outbound = forwarded.map { track in
             TrackStats(
                 trackId: track.trackID, kind: track.kind, direction: .out, ssrc: track.outputSSRC,
                 fromParticipant: publisherOfTrack[track.trackID], bitrateKbps: track.bitrateKbps, packets: track.packets,
                 bytes: track.bytes, packetsLost: track.packetsLost, fractionLost: track.fractionLost, jitterMs: track.jitterMs,
-                roundTripMs: track.roundTripMs, nacks: track.nacks, plis: track.plis, keyframes: track.keyframes, freezes: track.freezes)
+                roundTripMs: track.roundTripMs, nacks: track.nacks, plis: track.plis, keyframes: track.keyframes, freezes: track.freezes,
+                layer: track.layer, layerSwitches: track.layer == nil ? nil : track.layerSwitches)
         }
         return PeerConnection(
             state: state, selectedPair: pair, dtlsState: dtls, srtpProfile: snapshot.profile?.rawValue,

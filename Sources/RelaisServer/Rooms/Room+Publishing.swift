@@ -84,7 +84,8 @@ extension Room {
         let before = Set(participant.published.map(\.track.trackId))
         let now = trackSections.map { entry in
             (section: entry.section,
-             track: Track(trackId: entry.trackID, participantId: participantId, kind: entry.section.kind, codec: entry.section.codecName))
+             track: Track(trackId: entry.trackID, participantId: participantId, kind: entry.section.kind, codec: entry.section.codecName,
+                          layers: entry.section.rids.isEmpty ? nil : entry.section.rids))
         }
         let after = Set(now.map(\.track.trackId))
         for (_, track) in participant.published where !after.contains(track.trackId) {

@@ -94,11 +94,33 @@ extension Room {
         let subscriptions = acceptance.subscriptions
         if let transport = participant.subscribeTransport {
             let wanted = subscriptions
+            let preferences = participant.layerPreferences
             _ = try? await media.onLoop(loop) { loop in
                 guard let room = loop.rooms[roomName], let session = room.subscribers[transport] else { return }
+                session.preferredLayers = preferences
                 room.setSubscriptions(session, wanted)
             }
         }
         if participant.renegotiationPending { await renegotiate(participant) }
+    }
+
+    /// A subscriber chooses the simulcast layer it receives of a track (`rid` nil: the relay's
+    /// choice). The choice holds for the track until changed, across renegotiations.
+    func selectLayer(participantId: String, body: SelectLayerBody) async throws(SignalingError) {
+        guard let participant = participants[participantId] else { return }
+        guard let track = participant.slots.lazy.compactMap(\.track).first(where: { $0.trackId == body.trackId }) else {
+            throw SignalingError(.unknownLayer, "track \(body.trackId.prefix(64)) is not one this participant receives")
+        }
+        if let rid = body.rid, !(track.layers ?? []).contains(rid) {
+            throw SignalingError(.unknownLayer, "track \(body.trackId.prefix(64)) has no layer \(rid)")
+        }
+        participant.layerPreferences[body.trackId] = body.rid
+        guard let transport = participant.subscribeTransport else { return }
+        let roomName = mediaKey
+        let (trackID, rid) = (body.trackId, body.rid)
+        _ = try? await media.onLoop(loop) { loop in
+            guard let room = loop.rooms[roomName], let session = room.subscribers[transport] else { return }
+            room.setPreferredLayer(session, trackID: trackID, rid: rid)
+        }
     }
 }

@@ -31,6 +31,8 @@ final class ParticipantState {
     var subscribeLocal: ICECredentials?
     var subscribeRemoteUfrag: String?
     var slots: [RoomNegotiation.SubscribeSlot] = []
+    /// Simulcast layers chosen with `selectLayer`, by track id (the media loop keeps a copy).
+    var layerPreferences: [String: String] = [:]
     var revision = 0
     var outstanding: (revision: Int, slots: [RoomNegotiation.SubscribeSlot], credentials: ICECredentials)?
     var renegotiationPending = false

@@ -1,7 +1,7 @@
 package import RelaisNegotiation
 import RelaisReceive
 package import RelaisSFU
-import RelaisWire
+package import RelaisWire
 
 /// What a room's media tells its signaling side (delivered off the media loop).
 package enum RoomMediaEvent: Sendable {
@@ -11,8 +11,8 @@ package enum RoomMediaEvent: Sendable {
     case transportConnected(TransportID, profile: String)
 }
 
-/// A published track on the media loop (mediasoup: Producer): the publisher's stream, its receive
-/// statistics and loss detection, its retransmission cache, and the subscribers it feeds.
+/// A published track on the media loop (mediasoup: Producer): its RTP streams (one, or one per
+/// simulcast layer) and the subscribers it feeds.
 final class ProducerTrack {
     let trackID: String
     let kind: RelaisSFU.MediaKind
@@ -21,18 +21,12 @@ final class ProducerTrack {
     let payloadType: UInt8
     let mid: String
     let publisher: TransportID
-    /// Announced in SDP, or learnt from the first packet that carried this track's mid.
-    var ssrc: UInt32?
-    var statistics: ReceiveStatistics?
-    var nack = NackGenerator()
-    /// Video only: audio is not worth retransmitting at conversational latency (Opus FEC/PLC cover it).
-    let cache: RetransmissionBuffer?
-    var keyframeThrottle = KeyframeRequestThrottle()
+    /// One stream per simulcast layer, in the publisher's `a=simulcast` order, or the track's only
+    /// stream (no RID).
+    private(set) var streams: [ProducerStream] = []
     var consumers: [ConsumerTrack] = []
-    /// Packets and bytes received (decrypted RTP length), keyframes seen, NACKs and PLIs sent.
+    /// Packets and bytes received over all streams, keyframes seen, NACKs and PLIs sent.
     var counters = TrackCounters()
-    /// Fraction lost over the last rate interval, from `statistics`.
-    var loss = LossInterval()
 
     init(trackID: String, section: PublishedSection, publisher: TransportID) {
         self.trackID = trackID
@@ -42,9 +36,72 @@ final class ProducerTrack {
         self.payloadType = section.codec.payloadType
         self.mid = section.mid
         self.publisher = publisher
-        self.ssrc = section.ssrc
-        self.cache = section.kind == .video ? RetransmissionBuffer() : nil
+        setStreams(section)
     }
+
+    /// The section's streams: one per RID, or one.
+    func setStreams(_ section: PublishedSection) {
+        let rids: [String?] = section.rids.isEmpty ? [nil] : section.rids
+        streams = rids.enumerated().map { index, rid in ProducerStream(track: self, rid: rid, layer: index, ssrc: section.ssrc) }
+    }
+
+    var isSimulcast: Bool { streams.count > 1 || streams.first?.rid != nil }
+
+    /// The stream a subscriber receives unless it chose another: the best layer that is live
+    /// (packets within `ProducerStream.liveWindow`), ranked by the keyframe's resolution once
+    /// known, else by the publisher's order (browsers list the smallest first); before any layer
+    /// is live, the best by the same ranking.
+    func defaultStream(now: Instant) -> ProducerStream? {
+        let live = streams.filter { $0.isLive(now: now) }
+        return (live.isEmpty ? streams : live).max { $0.rank < $1.rank }
+    }
+
+    /// Once a loop tick: each stream's meters, and for video a freeze when every stream stopped.
+    func tickStatistics(now: Instant) {
+        for stream in streams { stream.tickStatistics(now: now) }
+        counters.tick(now: now, detectFreezes: kind == .video)
+    }
+}
+
+/// One RTP stream of a published track (one simulcast layer, or the track itself): its SSRC, receive
+/// statistics and loss detection, retransmission cache and keyframe requests.
+package final class ProducerStream {
+    unowned let track: ProducerTrack
+    /// The layer's RID (RFC 8851), nil for a single-stream track.
+    package let rid: String?
+    /// Position in the track's `streams`.
+    let layer: Int
+    /// Announced in SDP, or learnt from the first packet that carried the track's mid or this RID.
+    var ssrc: UInt32?
+    var statistics: ReceiveStatistics?
+    var nack = NackGenerator()
+    /// Video only: audio is not worth retransmitting at conversational latency (Opus FEC/PLC cover it).
+    let cache: RetransmissionBuffer?
+    var keyframeThrottle = KeyframeRequestThrottle()
+    /// This stream's packets, bytes, frames and keyframes (the track's counters hold the sums).
+    var counters = TrackCounters()
+    /// Fraction lost over the last rate interval, from `statistics`.
+    var loss = LossInterval()
+    /// The size of the last keyframe (VP8 only; other codecs are not looked into).
+    var width: Int?
+    var height: Int?
+
+    /// A stream that sent nothing for this long is not offered to subscribers by default (a
+    /// browser pauses its upper layers when its uplink cannot carry them).
+    static let liveWindow: Duration = .milliseconds(1500)
+
+    init(track: ProducerTrack, rid: String?, layer: Int, ssrc: UInt32?) {
+        self.track = track
+        self.rid = rid
+        self.layer = layer
+        self.ssrc = rid == nil ? ssrc : nil
+        self.cache = track.kind == .video ? RetransmissionBuffer() : nil
+    }
+
+    func isLive(now: Instant) -> Bool { counters.packets > 0 && now.since(counters.lastActivity) < Self.liveWindow }
+
+    /// Resolution first (once a keyframe told it), then the publisher's order.
+    var rank: (Int, Int) { ((width ?? 0) * (height ?? 0), layer) }
 
     /// Starts the receive statistics afresh (the publisher's SSRC changed). The cache is emptied
     /// too: its packets are keyed by a sequence number that now means another packet, and a NACK
@@ -55,11 +112,10 @@ final class ProducerTrack {
         cache?.removeAll()
     }
 
-    /// Once a loop tick: the rate meter, the loss interval with each rate sample, and for video a
-    /// freeze when packets stopped (`TrackCounters.freezeThreshold`).
+    /// Once a loop tick: the rate meters and the loss interval with each rate sample.
     func tickStatistics(now: Instant) {
         let sampledAt = counters.rate.sampleAt
-        counters.tick(now: now, detectFreezes: kind == .video)
+        counters.tick(now: now, detectFreezes: false)
         if counters.rate.sampleAt != sampledAt, let statistics {
             loss.sample(lost: statistics.cumulativeLost, received: statistics.packetsReceived)
         }
@@ -76,6 +132,14 @@ package final class ConsumerTrack {
     var counters = TrackCounters()
     /// Loss, jitter and round-trip time from the subscriber's reports.
     var feedback = ConsumerFeedback()
+    /// The stream (simulcast layer) forwarded now, and the one to switch to at its next keyframe
+    /// (the same when no switch is under way). Nil before a layer was chosen.
+    package var stream: ProducerStream?
+    package var targetStream: ProducerStream?
+    /// The layer the subscriber chose (`selectLayer`); nil lets the relay choose.
+    var preferredRID: String?
+    /// Layer switches completed (at a keyframe of the new layer).
+    var layerSwitches = 0
     /// The subscriber's transport, bound by the media loop on the first forwarded packet so the
     /// forwarding loop reaches it without a dictionary lookup. The cycle it closes (entry,
     /// subscriber session, consumer) is broken when the subscriber is removed from its room.
@@ -95,6 +159,19 @@ package final class ConsumerTrack {
         self.downTrack = downTrack
     }
 
+    /// Sets the layer to receive: the subscriber's choice when the track has it, else the track's
+    /// default. Before the first packet is forwarded the consumer starts on it directly (its down
+    /// track waits for a keyframe anyway); afterwards the switch happens at the target's keyframe.
+    func chooseLayer(now: Instant) {
+        let streams = producer.streams
+        let target = preferredRID.flatMap { rid in streams.first { $0.rid == rid } } ?? producer.defaultStream(now: now)
+        targetStream = target
+        if stream == nil || counters.packets == 0, stream !== target {
+            stream = target
+            downTrack.resetSource()
+        }
+    }
+
     /// Once a loop tick: the rate meter and, for video while the subscriber is connected, a freeze
     /// when forwarding stopped. Nothing counts before the first forwarded packet (the first
     /// keyframe), so a subscriber still waiting for its first keyframe never shows a freeze.
@@ -109,9 +186,11 @@ package final class PublisherSession {
     /// Set when the loop registers the transport.
     var transport: TransportID = 0
     var tracks: [ProducerTrack] = []
-    var tracksBySSRC: [UInt32: ProducerTrack] = [:]
+    var streamsBySSRC: [UInt32: ProducerStream] = [:]
     /// Publisher's id for the mid header extension, to bind unannounced SSRCs (RFC 8843 §15).
     var midExtensionID: UInt8?
+    /// Publisher's id for the RID header extension, to bind simulcast layers' SSRCs (RFC 8852).
+    var ridExtensionID: UInt8?
     /// Publisher's id for the transport-wide sequence number; with it, every packet's arrival is
     /// recorded and reported back in TWCC feedback for the publisher's congestion controller.
     var transportCCExtensionID: UInt8?
@@ -128,8 +207,10 @@ package final class PublisherSession {
     }
 
     func rebuildIndex() {
-        tracksBySSRC = [:]
-        for track in tracks { if let ssrc = track.ssrc { tracksBySSRC[ssrc] = track } }
+        streamsBySSRC = [:]
+        for track in tracks {
+            for stream in track.streams { if let ssrc = stream.ssrc { streamsBySSRC[ssrc] = stream } }
+        }
     }
 }
 
@@ -140,6 +221,8 @@ package final class SubscriberSession {
     var transport: TransportID = 0
     /// By output SSRC, to route this subscriber's NACK/PLI/FIR to the right consumer.
     package var consumers: [UInt32: ConsumerTrack] = [:]
+    /// Simulcast layers the subscriber chose (`selectLayer`), by track id.
+    var preferredLayers: [String: String] = [:]
     /// Bytes the relay may retransmit to this subscriber: a share of what it forwards.
     package var retransmissionBudget = RetransmissionBudget()
     /// Output SSRCs of consumers removed since the media loop last retired them from the transport's
@@ -231,10 +314,18 @@ package final class RoomMedia {
         var tracks: [ProducerTrack] = []
         for (trackID, section) in sections {
             if let existing = producers[trackID] {
-                if let ssrc = section.ssrc, ssrc != existing.ssrc {
+                if existing.streams.compactMap(\.rid) != section.rids {
+                    // Other layers: new streams, and every subscriber starts again at a keyframe.
+                    existing.setStreams(section)
+                    for consumer in existing.consumers {
+                        consumer.stream = nil
+                        consumer.targetStream = nil
+                        consumer.downTrack.resetSource()
+                    }
+                } else if let ssrc = section.ssrc, let stream = existing.streams.first, stream.rid == nil, ssrc != stream.ssrc {
                     // The publisher restarted its stream: subscribers see one continuous stream.
-                    existing.ssrc = ssrc
-                    existing.resetStatistics()
+                    stream.ssrc = ssrc
+                    stream.resetStatistics()
                     for consumer in existing.consumers { consumer.downTrack.resetSource() }
                 }
                 tracks.append(existing)
@@ -246,6 +337,7 @@ package final class RoomMedia {
         }
         publisher.tracks = tracks
         publisher.midExtensionID = midExtensionID
+        publisher.ridExtensionID = sections.lazy.compactMap { $0.section.ridExtensionID }.first
         publisher.transportCCExtensionID = transportCCExtensionID
         publisher.rembBitrate = rembBitrate
         publisher.rebuildIndex()
@@ -262,7 +354,7 @@ package final class RoomMedia {
     }
 
     /// Makes a subscriber's consumers match what it accepted in its latest answer.
-    package func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription]) {
+    package func setSubscriptions(_ subscriber: SubscriberSession, _ subscriptions: [Subscription], now: Instant = MediaLoop.now()) {
         let wanted = Dictionary(subscriptions.map { ($0.outputSSRC, $0) }, uniquingKeysWith: { a, _ in a })
         for (ssrc, consumer) in subscriber.consumers where wanted[ssrc]?.trackID != consumer.producer.trackID {
             consumer.producer.consumers.removeAll { $0 === consumer }
@@ -277,8 +369,20 @@ package final class RoomMedia {
                 extensionIDMap: subscription.extensions.map { (from: $0.publisher, to: $0.subscriber) })
             if let retired = subscriber.takeRetiredDownTrack(subscription.outputSSRC) { downTrack.continueOutput(after: retired) }
             let consumer = ConsumerTrack(subscriber: subscriber.transport, producer: producer, downTrack: downTrack)
+            consumer.preferredRID = subscriber.preferredLayers[producer.trackID]
+            consumer.chooseLayer(now: now)
             producer.consumers.append(consumer)
             subscriber.consumers[subscription.outputSSRC] = consumer
+        }
+    }
+
+    /// The subscriber's choice of layer for a track (nil: the relay's); applied at the next keyframe
+    /// of that layer, and kept for the track's later consumers (a renegotiation).
+    package func setPreferredLayer(_ subscriber: SubscriberSession, trackID: String, rid: String?, now: Instant = MediaLoop.now()) {
+        subscriber.preferredLayers[trackID] = rid
+        for consumer in subscriber.consumers.values where consumer.producer.trackID == trackID {
+            consumer.preferredRID = rid
+            consumer.chooseLayer(now: now)
         }
     }
 
@@ -294,6 +398,6 @@ package final class RoomMedia {
         guard let publisher = publishers.removeValue(forKey: transport) else { return }
         for track in publisher.tracks { removeProducer(track) }
         publisher.tracks.removeAll()
-        publisher.tracksBySSRC.removeAll()
+        publisher.streamsBySSRC.removeAll()
     }
 }

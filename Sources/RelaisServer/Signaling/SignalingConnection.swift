@@ -256,6 +256,9 @@ struct SignalingConnection {
         case .cameras, .floorRequest, .floorRelease, .floorGrant, .floorRevoke, .cameraCommand, .cameraAck:
             guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
             try await joined.room.camera(message, from: joined.participantId)
+        case .selectLayer(let select):
+            guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
+            try await joined.room.selectLayer(participantId: joined.participantId, body: select)
         case .leave(let leave):
             guard let joined = state.joined else { throw SignalingError(.notJoined, "join a room first") }
             state.left = true

@@ -179,3 +179,36 @@ public struct LeftBody: Codable, Sendable, Equatable {
         self.reason = reason
     }
 }
+
+/// A subscriber chooses the simulcast layer it receives of a track (`rid`), or gives the choice
+/// back to the relay (`rid` null). The key is required, its value nullable.
+public struct SelectLayerBody: Codable, Sendable, Equatable {
+    public var requestId: String?
+    public var trackId: String
+    public var rid: String?
+
+    public init(requestId: String? = nil, trackId: String, rid: String?) {
+        self.requestId = requestId
+        self.trackId = trackId
+        self.rid = rid
+    }
+
+    enum CodingKeys: String, CodingKey { case requestId, trackId, rid }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        requestId = try container.decodeIfPresent(String.self, forKey: .requestId)
+        trackId = try container.decode(String.self, forKey: .trackId)
+        guard container.contains(.rid) else {
+            throw DecodingError.keyNotFound(CodingKeys.rid, .init(codingPath: container.codingPath, debugDescription: "rid is required (null for the relay's choice)"))
+        }
+        rid = try container.decodeIfPresent(String.self, forKey: .rid)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(requestId, forKey: .requestId)
+        try container.encode(trackId, forKey: .trackId)
+        try container.encode(rid, forKey: .rid)
+    }
+}

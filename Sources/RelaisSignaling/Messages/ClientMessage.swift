@@ -22,6 +22,8 @@ public enum ClientMessage: Sendable, Equatable {
     case cameraCommand(CameraCommandBody)
     /// The cart acknowledges a command it executed.
     case cameraAck(CameraAckBody)
+    /// A subscriber chooses a simulcast layer of a track.
+    case selectLayer(SelectLayerBody)
 
     public var type: String {
         switch self {
@@ -39,6 +41,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .floorRevoke: "floorRevoke"
         case .cameraCommand: "cameraCommand"
         case .cameraAck: "cameraAck"
+        case .selectLayer: "selectLayer"
         }
     }
 
@@ -53,6 +56,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .floorRequest(let m), .floorRelease(let m), .floorGrant(let m), .floorRevoke(let m): m.requestId
         case .cameraCommand(let m): m.requestId
         case .cameraAck: nil
+        case .selectLayer(let m): m.requestId
         }
     }
 
@@ -112,6 +116,11 @@ public enum ClientMessage: Sendable, Equatable {
             }
         case "cameraAck":
             message = .cameraAck(try Envelope.decode(CameraAckBody.self, type: type, from: data))
+        case "selectLayer":
+            let select = try Envelope.decode(SelectLayerBody.self, type: type, from: data)
+            guard !select.trackId.isEmpty else { throw SignalingError(.schemaViolation, "selectLayer: trackId must not be empty") }
+            try Constraint.rid(select.rid)
+            message = .selectLayer(select)
         default:
             throw SignalingError(.unknownType, "unknown message type \"\(type.prefix(64))\"")
         }
@@ -143,6 +152,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .floorRequest(let m), .floorRelease(let m), .floorGrant(let m), .floorRevoke(let m): Envelope.encode(type: type, body: m)
         case .cameraCommand(let m): Envelope.encode(type: type, body: m)
         case .cameraAck(let m): Envelope.encode(type: type, body: m)
+        case .selectLayer(let m): Envelope.encode(type: type, body: m)
         }
     }
 }

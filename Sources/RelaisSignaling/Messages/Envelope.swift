@@ -87,6 +87,17 @@ enum Constraint {
         }
     }
 
+    /// RFC 8851 rid-id characters (ALPHA / DIGIT / "-" / "_"), 1 to 16 of them.
+    static func rid(_ rid: String?) throws(SignalingError) {
+        guard let rid else { return }
+        let allowed = rid.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D
+        }
+        guard (1...16).contains(rid.utf8.count), allowed else {
+            throw SignalingError(.schemaViolation, "rid must be 1 to 16 characters of A-Z a-z 0-9 _ -, or null")
+        }
+    }
+
     static func sdp(_ sdp: String) throws(SignalingError) {
         guard !sdp.isEmpty else { throw SignalingError(.schemaViolation, "sdp must not be empty") }
     }

@@ -27,6 +27,8 @@ public enum ErrorCode: String, Codable, Sendable, CaseIterable {
     case invalidCommand = "invalid_command"
     /// The camera cannot do this (per its advertised capabilities).
     case cameraUnsupported = "camera_unsupported"
+    /// `selectLayer` names a track the client does not receive, or a layer the track does not have.
+    case unknownLayer = "unknown_layer"
     case `internal`
 
     /// Fatal errors end the connection: the server closes the WebSocket right after sending them.

@@ -42,12 +42,15 @@ public struct Track: Codable, Sendable, Equatable {
     public var kind: MediaKind
     /// Encoding name as in SDP: "opus", "VP8", "H264", "VP9".
     public var codec: String
+    /// Simulcast layers by RID, in the publisher's order; absent for a single-stream track.
+    public var layers: [String]?
 
-    public init(trackId: String, participantId: String, kind: MediaKind, codec: String) {
+    public init(trackId: String, participantId: String, kind: MediaKind, codec: String, layers: [String]? = nil) {
         self.trackId = trackId
         self.participantId = participantId
         self.kind = kind
         self.codec = codec
+        self.layers = layers
     }
 }
 

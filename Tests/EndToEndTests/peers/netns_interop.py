@@ -12,9 +12,14 @@ loopback, mints tokens with `relais-server token`, then runs two real peers in o
   webrtcbin-expert  an aiortc cart publishes; webrtcbin answers the subscribe offers and decodes
   chromium-cart     headless Chromium publishes its fake 1280x720 camera (chromium_cart.html, served
                     on loopback) and samples its congestion controller's estimate for --duration s
+  chromium-simulcast  one Chromium page (chromium_simulcast.html) holds a cart publishing that camera
+                    in three simulcast layers (q, h, f) and an expert that decodes it and asks the
+                    relay for each layer of --phases in turn (selectLayer), sampling its decoder
 
 Prints one JSON report: each peer's report and the relay's media counters
-(GET /v1/admin/media). Exit 0 when the run completed (the Swift test judges), 2 on a setup error.
+(GET /v1/admin/media); for chromium-simulcast also the room's session as the page runs
+(GET /v1/admin/sessions/<room>: the relay's view of each layer). Exit 0 when the run completed (the
+Swift test judges), 2 on a setup error.
 """
 
 import argparse
@@ -145,14 +150,18 @@ async def read_page_report(port, deadline):
     raise RuntimeError("the page did not finish in time")
 
 
-def chromium_cart(url, room, cart_token, duration):
+def chromium_page(page, fields, duration, camera_fps=None):
+    """Opens `page` (beside this script) in headless Chromium with `fields` in its URL fragment, and
+    returns its `window.report` once it says it is done. The fake camera runs at 20 fps unless
+    `camera_fps` is given (it ignores getUserMedia's frameRate)."""
     page_port = serve_page()
-    fragment = urllib.parse.urlencode({"url": url, "room": room, "token": cart_token, "seconds": duration})
+    fragment = urllib.parse.urlencode(fields)
     profile = tempfile.mkdtemp(prefix="relais-chromium-")
+    camera = "--use-fake-device-for-media-stream" + (f"=fps={camera_fps}" if camera_fps else "")
     browser = subprocess.Popen(
-        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-         "--use-fake-ui-for-media-stream", "--remote-debugging-port=9333", f"--user-data-dir={profile}",
-         f"http://127.0.0.1:{page_port}/chromium_cart.html#{fragment}"],
+        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", camera, "--use-fake-ui-for-media-stream",
+         "--autoplay-policy=no-user-gesture-required", "--remote-debugging-port=9333", f"--user-data-dir={profile}",
+         f"http://127.0.0.1:{page_port}/{page}#{fragment}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return asyncio.run(read_page_report(9333, time.monotonic() + duration + 30))
@@ -160,12 +169,38 @@ def chromium_cart(url, room, cart_token, duration):
         stop(browser)
 
 
+def while_page_runs(page, fields, duration, after, probe, camera_fps=None):
+    """Runs a Chromium page for `duration` s and calls `probe` `after` s into it (the admin API is read
+    while the page still publishes). Returns the page's report and what `probe` returned."""
+    holder = {}
+
+    def run():
+        try:
+            holder["page"] = chromium_page(page, fields, duration, camera_fps)
+        except Exception as error:
+            holder["page"] = {"error": f"page: {error!r}"}
+    reader = threading.Thread(target=run)
+    reader.start()
+    time.sleep(after)
+    try:
+        probed = probe()
+    except Exception as error:
+        probed = {"error": f"probe: {error!r}"}
+    reader.join()
+    return holder.get("page", {"error": "no page report"}), probed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server-bin", required=True)
-    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart"], required=True)
-    parser.add_argument("--duration", type=float, default=20, help="how long the cart publishes")
+    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart", "chromium-simulcast"],
+                        required=True)
+    parser.add_argument("--duration", type=float, help="how long the cart publishes (default 20 s; chromium-simulcast: 25 s)")
+    parser.add_argument("--phases", default="q,h,f,q",
+                        help="chromium-simulcast: the layers the expert asks for in turn (auto: the relay's choice)")
     args = parser.parse_args()
+    if args.duration is None:
+        args.duration = 25 if args.scenario == "chromium-simulcast" else 20
     try:
         network()
         history = tempfile.mkdtemp(prefix="relais-netns-")
@@ -189,14 +224,23 @@ def main():
     try:
         if args.scenario == "chromium-cart":
             # The page leaves when its time is up: the admin API is read while it still publishes.
-            holder = {}
-            reader = threading.Thread(target=lambda: holder.update(page=chromium_cart(url, room, cart_token, args.duration)))
-            reader.start()
-            time.sleep(args.duration * 0.75)
-            feedback = publish_feedback(args.server_bin, room)
-            reader.join()
-            report = {"cart": holder.get("page", {"error": "no page report"}), "media": media_counters(args.server_bin),
-                      "publish_feedback": feedback}
+            page, feedback = while_page_runs("chromium_cart.html", {"url": url, "room": room, "token": cart_token,
+                                                                    "seconds": args.duration},
+                                             args.duration, args.duration * 0.75, lambda: publish_feedback(args.server_bin, room))
+            report = {"cart": page, "media": media_counters(args.server_bin), "publish_feedback": feedback}
+        elif args.scenario == "chromium-simulcast":
+            # 3 s decoding at the relay's default layer, then each phase; about 6 s for joining,
+            # connecting and the first frames, and the page's last half second. The camera runs at
+            # 30 fps, so the expert's 50 ms samples see a frame gap of 200 ms only in a freeze.
+            phases = args.phases.split(",")
+            warmup = 3
+            phase_seconds = max(2.0, (args.duration - warmup - 6) / len(phases))
+            fields = {"url": url, "room": room, "cartToken": cart_token, "expertToken": expert_token,
+                      "seconds": args.duration, "phases": args.phases, "phaseSeconds": phase_seconds,
+                      "warmupSeconds": warmup}
+            page, session = while_page_runs("chromium_simulcast.html", fields, args.duration, args.duration * 0.6,
+                                            lambda: admin(args.server_bin, f"/v1/admin/sessions/{room}"), camera_fps=30)
+            report = {"page": page, "session": session, "media": media_counters(args.server_bin)}
         elif args.scenario == "webrtcbin-cart":
             cart = subprocess.Popen(webrtcbin + ["--token", cart_token, "--role", "cart", "--duration", str(args.duration)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -212,7 +256,7 @@ def main():
                               timeout=args.duration + 30)
             counters = media_counters(args.server_bin)
             out, err = cart.communicate(timeout=args.duration + 30)
-        if args.scenario != "chromium-cart":
+        if not args.scenario.startswith("chromium-"):
             lines = [line for line in out.splitlines() if line.startswith("{")]
             cart_report = json.loads(lines[-1]) if lines else {"error": "no report", "stderr_tail": err[-1500:]}
             report = {"cart": cart_report, "expert": expert, "media": counters}
