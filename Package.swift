@@ -12,6 +12,8 @@
 //                    client), the DTLS-SRTP session both transports wrap, DTLS, SRTP
 //   RelaisReceive     → RelaisWire. Sans-IO receive-side RTP state, relay and client alike: receive
 //                    statistics (RFC 3550 probation, loss, jitter), RR blocks, NACK generation
+//   RelaisCongestion  → RelaisWire. Sans-IO send-side congestion control (GCC): delay-based
+//                    detector, AIMD rate control, loss bound, driven by transport-wide feedback
 //   RelaisSFU         → RelaisWire. Sans-IO forwarding core: per-subscriber rewriting, SR
 //                    translation, retransmission cache and NACK answers, keyframe requests
 //   RelaisMedia       → RelaisWire, RelaisReceive, CVPX, COpus. Media for the headless client:
@@ -28,7 +30,7 @@
 //   RelaisServer      → every module above but RelaisMedia [NIO, Hummingbird, swift-log,
 //                    swift-metrics, Prometheus, ServiceLifecycle, Histogram]. Media loops, rooms,
 //                    HTTP/WebSocket signaling, the admin API
-//   RelaisClient      → RelaisWire, RelaisTransport, RelaisReceive, RelaisMedia, RelaisSignaling,
+//   RelaisClient      → RelaisWire, RelaisTransport, RelaisReceive, RelaisCongestion, RelaisMedia, RelaisSignaling,
 //                    RelaisNIO [NIO, HummingbirdWSClient, swift-log]. The headless client: signaling
 //                    client, client transports, media sessions, stats
 //   RelaisMonitor     → RelaisAdmin [AsyncHTTPClient, NIOCore, NIOHTTP1]. The operators' client of
@@ -54,6 +56,7 @@ let package = Package(
         .library(name: "RelaisTransport", targets: ["RelaisTransport"]),
         .library(name: "RelaisReceive", targets: ["RelaisReceive"]),
         .library(name: "RelaisSFU", targets: ["RelaisSFU"]),
+        .library(name: "RelaisCongestion", targets: ["RelaisCongestion"]),
         .library(name: "RelaisSignaling", targets: ["RelaisSignaling"]),
         .library(name: "RelaisNegotiation", targets: ["RelaisNegotiation"]),
         .library(name: "RelaisAuth", targets: ["RelaisAuth"]),
@@ -119,6 +122,12 @@ let package = Package(
         // MARK: Receive side: statistics, RR blocks, NACK generation (sans-IO; relay and client)
         .target(
             name: "RelaisReceive",
+            dependencies: ["RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+
+        .target(
+            name: "RelaisCongestion",
             dependencies: ["RelaisWire"],
             swiftSettings: strictSwift
         ),
@@ -201,7 +210,7 @@ let package = Package(
         .target(
             name: "RelaisClient",
             dependencies: [
-                "RelaisWire", "RelaisTransport", "RelaisReceive", "RelaisMedia", "RelaisSignaling", "RelaisNIO",
+                "RelaisWire", "RelaisTransport", "RelaisReceive", "RelaisCongestion", "RelaisMedia", "RelaisSignaling", "RelaisNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -284,6 +293,11 @@ let package = Package(
         .testTarget(
             name: "RelaisReceiveTests",
             dependencies: ["TestSupport", "RelaisReceive", "RelaisWire"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "RelaisCongestionTests",
+            dependencies: ["TestSupport", "RelaisCongestion", "RelaisWire"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -15,15 +15,30 @@ public struct PublishedSection: Sendable, Equatable {
     /// Simulcast layers (RFC 8853) the answer accepts, by RID, in the offer's `a=simulcast` order;
     /// empty for a single-stream track. Each layer's SSRC is learnt from the RID header extension.
     public var rids: [String]
+    /// The RTX format (RFC 4588) answered for `codec`, when the publisher offered one: its
+    /// retransmissions then come on a repair SSRC, which the relay maps back to the original.
+    public var repair: SDPCodec?
+    /// The repair SSRC of a single-stream section (`a=ssrc-group:FID <ssrc> <repair>`); simulcast
+    /// layers name theirs with the repaired-RID extension.
+    public var repairSSRC: UInt32?
 
-    public init(mid: String, kind: MediaKind, codec: SDPCodec, ssrc: UInt32?, extensions: [ExtensionMap], rids: [String] = []) {
+    public init(
+        mid: String, kind: MediaKind, codec: SDPCodec, ssrc: UInt32?, extensions: [ExtensionMap], rids: [String] = [],
+        repair: SDPCodec? = nil, repairSSRC: UInt32? = nil
+    ) {
         self.mid = mid
         self.kind = kind
         self.codec = codec
         self.ssrc = ssrc
         self.extensions = extensions
         self.rids = rids
+        self.repair = repair
+        self.repairSSRC = repairSSRC
     }
+
+    /// The publisher's id for the repaired-RID header extension (RFC 8852 §3.2), for a simulcast
+    /// section with RTX.
+    public var repairedRIDExtensionID: UInt8? { extensions.first { $0.uri == RTPExtensionURI.repairedRid }?.id }
 
     /// The publisher's id for the RID header extension (RFC 8852), for a simulcast section.
     public var ridExtensionID: UInt8? { extensions.first { $0.uri == RTPExtensionURI.rid }?.id }
@@ -82,7 +97,7 @@ public enum RoomNegotiation {
     /// Extensions the relay reads from publishers; everything else is neutralised on forwarding.
     public static let publishExtensions: Set<String> = [
         RTPExtensionURI.mid, RTPExtensionURI.absSendTime, RTPExtensionURI.audioLevel, RTPExtensionURI.transportWideCC,
-        RTPExtensionURI.rid,
+        RTPExtensionURI.rid, RTPExtensionURI.repairedRid,
     ]
     /// Simulcast layers accepted per video section (Chromium and Firefox offer three); further
     /// streams of an `a=simulcast` list are left out of the answer, so the publisher does not send them.
@@ -309,11 +324,23 @@ public enum RoomNegotiation {
                 throw SignalingError(.invalidSDP, "section \(mid): two a=extmap share an id")
             }
             let rids = try simulcastLayers(of: m, mid: mid, kind: kind, extensions: extensions)
-            // The RID extension matters only to tell simulcast layers apart.
+            // RTX (RFC 4588 §8.6): the `rtx` format whose apt names the kept codec, at its clock rate.
+            let repair = kind == .video
+                ? codecs.first { $0.name.caseInsensitiveCompare("rtx") == .orderedSame && $0.associatedPayloadType == codec.payloadType
+                    && $0.rtpMap.clockRate == codec.rtpMap.clockRate }
+                : nil
+            // The RID extensions matter only to tell simulcast layers (and their repair streams) apart.
             if rids.isEmpty { extensions.removeAll { $0.uri == RTPExtensionURI.rid } }
+            if rids.isEmpty || repair == nil { extensions.removeAll { $0.uri == RTPExtensionURI.repairedRid } }
             // A simulcast section's SSRCs are learnt per layer from the RID; an announced one names no layer.
             let ssrc = rids.isEmpty ? try sdp { () throws(SDPError) in try primarySSRC(of: m) } : nil
-            result.append(PublishedSection(mid: mid, kind: kind, codec: codec, ssrc: ssrc, extensions: extensions, rids: rids))
+            let repairSSRC = try repair == nil || ssrc == nil ? nil : sdp { () throws(SDPError) in
+                try m.ssrcGroups().first { $0.semantics == "FID" && $0.ssrcs.first == ssrc }?.ssrcs.dropFirst().first
+            }
+            result.append(PublishedSection(
+                mid: mid, kind: kind, codec: codec, ssrc: ssrc, extensions: extensions, rids: rids,
+                repair: repair.map { SDPCodec(rtpMap: $0.rtpMap, parameters: FormatParameters(payloadType: $0.payloadType, parameters: "apt=\(codec.payloadType)"), feedback: []) },
+                repairSSRC: repairSSRC))
         }
         return result
     }
@@ -393,7 +420,8 @@ public enum RoomNegotiation {
                 answer.media.append(rejected)
                 continue
             }
-            var m = MediaDescription(kind: offered.kind, port: 9, proto: offered.proto, formats: [String(section.codec.payloadType)])
+            let formats = [section.codec.payloadType] + (section.repair.map { [$0.payloadType] } ?? [])
+            var m = MediaDescription(kind: offered.kind, port: 9, proto: offered.proto, formats: formats.map(String.init))
             local.write(into: &m, setup: .passive)
             m.addAttribute("mid", section.mid)
             m.addAttribute("recvonly")
@@ -404,6 +432,7 @@ public enum RoomNegotiation {
             var honoured = transportCC ? publishFeedback : feedback
             if remb { honoured.insert("goog-remb") }
             addCodec(&m, section.codec, feedback: honoured)
+            if let repair = section.repair { addCodec(&m, repair) }
             if !section.rids.isEmpty {
                 // RFC 8853 §5.3: the answer receives the layers it accepts, named by their RIDs.
                 for rid in section.rids { m.addAttribute("rid", "\(rid) recv") }

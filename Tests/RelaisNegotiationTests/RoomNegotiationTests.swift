@@ -42,7 +42,7 @@ import Testing
             }
             #expect(section.mid == accept.mid)
             #expect(section.direction == .recvonly)
-            #expect(section.payloadTypes == [accept.codec.payloadType])
+            #expect(section.payloadTypes == [accept.codec.payloadType] + (accept.repair.map { [$0.payloadType] } ?? []))
             #expect(try section.setup() == .passive)
             #expect(answer.iceUfrag(for: section) == "relaisUF")
             #expect(try section.candidates().first?.port == 40000)
@@ -203,6 +203,26 @@ import Testing
         let audio = try #require(answer.media.first { $0.kind == "audio" })
         #expect(try audio.simulcast() == nil && audio.rids().isEmpty)
         #expect(try !audio.extensionMaps().contains { $0.uri == RTPExtensionURI.rid })
+    }
+
+    /// RTX (RFC 4588): kept when it repairs the kept codec, with the capture's FID repair SSRC for a
+    /// single stream; with simulcast, the repaired-RID extension names each layer's repair stream.
+    @Test func rtxForTheKeptCodecIsAnswered() throws {
+        let single = try RoomNegotiation.negotiatePublishOffer(try RoomNegotiationTests.fixture("chromium-offer.sdp"))
+        let video = try #require(single.sections.first { $0.kind == .video })
+        let repair = try #require(video.repair)
+        #expect(repair.name == "rtx" && repair.associatedPayloadType == video.codec.payloadType)
+        #expect(video.repairSSRC == 1_305_834_925 && video.ssrc == 1_717_310_497)
+        #expect(video.repairedRIDExtensionID == nil)
+        let answer = try SessionDescription(parsing: RoomNegotiation.publishAnswer(single, local: RoomNegotiationTests.local, sessionID: 1, version: 1))
+        let section = try #require(answer.media.first { $0.mid == video.mid })
+        #expect(section.payloadTypes == [video.codec.payloadType, repair.payloadType])
+        #expect(try section.codecs().contains { $0.name == "rtx" && $0.associatedPayloadType == video.codec.payloadType })
+        #expect(single.sections.first { $0.kind == .audio }?.repair == nil)
+
+        let simulcast = try RoomNegotiation.negotiatePublishOffer(try RoomNegotiationTests.fixture("chromium-simulcast-offer.sdp"))
+        let layered = try #require(simulcast.sections.first { $0.kind == .video })
+        #expect(layered.repair != nil && layered.repairSSRC == nil && layered.repairedRIDExtensionID == 11)
     }
 
     /// Replaces `old` in the Chromium capture, which must contain it.

@@ -147,3 +147,42 @@ import Testing
         #expect(out.count == 2)
     }
 }
+
+/// RTX from a simulcast publisher (RFC 4588, RFC 8852 §3.2): a retransmission on a layer's repair
+/// SSRC, named by the repaired-RID extension, fills the hole as the original packet; a
+/// padding-only probe goes no further.
+@Suite struct RepairStreamTests {
+    @Test func aRetransmissionOnTheRepairSSRCIsForwardedAsTheOriginalAndAProbeIsNot() throws {
+        let harness = try ForwardingHarness(subscribers: 1, simulcast: ["q", "h", "f"], rtx: true)
+        let tests = SimulcastForwardingTests()
+        var f = SimulcastForwardingTests.Layer(rid: "f", sequence: 500, timestamp: 90_000, pictureID: 40, tl0: 1)
+        let first = f.next(keyframe: true)
+        let second = f.next(keyframe: false)
+        let lost = f.next(keyframe: false)
+        let fourth = f.next(keyframe: false)
+        var out = tests.send(harness, [first, second, fourth])
+        #expect(out.map(\.sequenceNumber.rawValue) == [500, 501, 503])
+
+        var received: [RTPPacket] = []
+        harness.prepareRepairRTP(repairSSRC: 0xC3, rid: "f", sequence: 7, original: lost.sequence, payload: lost.payload)
+        harness.feed(0) { envelope in if let packet = harness.firstSubscriberRTP(envelope) { received.append(packet) } }
+        let repaired = try #require(received.first, "the retransmission was not forwarded")
+        #expect(repaired.sequenceNumber.rawValue == 502)
+        #expect(repaired.ssrc.rawValue == ForwardingHarness.firstOutputSSRC)
+        #expect(repaired.payloadType.rawValue == 100)
+        #expect(repaired.payload == lost.payload)
+
+        // A padding-only probe on the same repair SSRC, and the same retransmission again: nothing.
+        received.removeAll()
+        harness.prepareRepairRTP(repairSSRC: 0xC3, rid: "f", sequence: 8, original: nil, payload: [], at: 0)
+        harness.prepareRepairRTP(repairSSRC: 0xC3, rid: "f", sequence: 9, original: lost.sequence, payload: lost.payload, at: 1)
+        harness.feed(0) { envelope in if let packet = harness.firstSubscriberRTP(envelope) { received.append(packet) } }
+        harness.feed(1) { envelope in if let packet = harness.firstSubscriberRTP(envelope) { received.append(packet) } }
+        #expect(received.isEmpty)
+        out += tests.send(harness, [f.next(keyframe: false)])
+        #expect(out.last?.sequenceNumber.rawValue == 504)
+        // The layer's loss is repaired in the relay's receive statistics.
+        let layer = try #require(harness.loop.roomStatistics("benchmark").transports.values.flatMap(\.published).first)
+        #expect(layer.packetsLost == 0)
+    }
+}

@@ -42,6 +42,8 @@ public final class ForwardingHarness {
     private var publisherSequence: UInt16 = 1000
     public static let publisherSSRC: UInt32 = 0x1234_5678
     public static let firstOutputSSRC: UInt32 = 0x5000_0000
+    /// The RTX payload type of a harness made with `rtx` (apt 96).
+    public static let repairPayloadType: UInt8 = 97
 
     /// - Parameters:
     ///   - subscribers: subscribe transports, each consuming the publisher's one video track.
@@ -52,7 +54,7 @@ public final class ForwardingHarness {
     ///     its first packets carry the mid (extension 1) and the RID (extension 4), as browsers do.
     public init(
         subscribers count: Int = 3, profile: SRTPProfile = .aeadAES128GCM, transportCCExtensionID: UInt8? = nil, rembBitrate: UInt64? = nil,
-        simulcast rids: [String] = []
+        simulcast rids: [String] = [], rtx: Bool = false
     ) throws {
         eventLoop = EmbeddedEventLoop()
         var configuration = TransportConfiguration()
@@ -92,8 +94,13 @@ public final class ForwardingHarness {
         let section = PublishedSection(
             mid: "0", kind: .video, codec: SDPCodec(rtpMap: RTPMap(payloadType: 96, encodingName: "VP8", clockRate: 90_000)),
             ssrc: rids.isEmpty ? Self.publisherSSRC : nil,
-            extensions: rids.isEmpty ? [] : [ExtensionMap(id: 1, uri: RTPExtensionURI.mid), ExtensionMap(id: 4, uri: RTPExtensionURI.rid)],
-            rids: rids)
+            extensions: rids.isEmpty ? [] : [
+                ExtensionMap(id: 1, uri: RTPExtensionURI.mid), ExtensionMap(id: 4, uri: RTPExtensionURI.rid),
+                ExtensionMap(id: 5, uri: RTPExtensionURI.repairedRid),
+            ],
+            rids: rids,
+            repair: rtx ? SDPCodec(rtpMap: RTPMap(payloadType: Self.repairPayloadType, encodingName: "rtx", clockRate: 90_000),
+                                   parameters: FormatParameters(payloadType: Self.repairPayloadType, parameters: "apt=96"), feedback: []) : nil)
         room.setPublishedTracks(
             publisherSession, [(trackID: "video", section: section)], midExtensionID: rids.isEmpty ? nil : 1,
             transportCCExtensionID: transportCCExtensionID, rembBitrate: rembBitrate)
@@ -324,6 +331,20 @@ public final class ForwardingHarness {
             guard let n = publisher.client.protectRTP(scratch, length: bytes.count) else { fatalError("protect failed") }
             setPrepared(i, length: n, from: publisher.socketAddress)
         }
+    }
+
+    /// Protects an RTX packet (RFC 4588) as the publisher at prepared index `index`: under
+    /// `repairSSRC`, the repaired-RID extension naming `rid`, and the payload `original` sequence
+    /// number + `payload` (nothing for a padding-only probe).
+    public func prepareRepairRTP(repairSSRC: UInt32, rid: String, sequence: UInt16, original: UInt16?, payload: [UInt8], at index: Int = 0) {
+        let body = original.map { [UInt8($0 >> 8), UInt8($0 & 0xFF)] + payload } ?? []
+        let bytes = RTPPacket(
+            payloadType: PayloadType(Self.repairPayloadType), sequenceNumber: SequenceNumber(sequence), timestamp: 0, ssrc: SSRC(repairSSRC),
+            extensions: [RTPHeaderExtension(id: 1, value: Array("0".utf8)), RTPHeaderExtension(id: 5, value: Array(rid.utf8))],
+            payload: body, paddingLength: original == nil ? 200 : 0).serialized()
+        scratch.copyBytes(from: bytes)
+        guard let n = publisher.client.protectRTP(scratch, length: bytes.count) else { fatalError("protect failed") }
+        setPrepared(index, length: n, from: publisher.socketAddress)
     }
 
     /// The RTP packet in a datagram the relay sent the first subscriber, decrypted; nil for anything else.

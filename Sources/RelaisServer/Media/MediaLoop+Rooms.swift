@@ -65,16 +65,28 @@ extension MediaLoop {
     /// Statistics cost a few integer stores per packet: the producer counts the decrypted RTP
     /// length, each consumer the rewritten length it forwards (before protection), and a video
     /// packet is checked once for a keyframe start.
-    func forwardPublishedRTP(_ publisher: PublisherSession, length: Int, now: Instant) {
-        let packet = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
-        guard let view = try? RTPPacketView(parsing: packet) else { return }
+    func forwardPublishedRTP(_ publisher: PublisherSession, length received: Int, now: Instant) {
+        var length = received
+        var packet = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+        guard var view = try? RTPPacketView(parsing: packet) else { return }
         // Every authentic packet of the transport counts for congestion feedback, whatever becomes of it.
         if let id = publisher.transportCCExtensionID, let value = view.extensionValue(id: id), value.count == 2,
            publisher.transportFeedback.record(SequenceNumber(value.u16(at: 0)), ssrc: view.ssrc, endOfFrame: view.marker, arrival: now) {
             sendTransportFeedback(publisher, now: now)
         }
-        let ssrc = view.ssrc.rawValue
-        guard let stream = publisher.streamsBySSRC[ssrc] ?? bindSSRC(publisher, view: view) else { return }
+        let stream: ProducerStream
+        if publisher.repairPayloadTypes[Int(view.payloadType.rawValue)] {
+            // RTX (RFC 4588): a retransmission, or padding that probes the uplink, on a repair SSRC.
+            guard let repaired = publisher.streamsByRepairSSRC[view.ssrc.rawValue] ?? bindRepairSSRC(publisher, view: view),
+                  let n = unwrapRetransmission(&view, of: repaired, length: length)
+            else { return }
+            stream = repaired
+            length = n
+            packet = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<length])
+        } else {
+            guard let media = publisher.streamsBySSRC[view.ssrc.rawValue] ?? bindSSRC(publisher, view: view) else { return }
+            stream = media
+        }
         let track = stream.track
         let sequence = view.sequenceNumber
         if stream.statistics == nil { stream.statistics = ReceiveStatistics(ssrc: view.ssrc, clockRate: track.clockRate) }
@@ -180,6 +192,44 @@ extension MediaLoop {
         stream.resetStatistics()
         publisher.rebuildIndex()
         return stream
+    }
+
+    /// Binds a repair SSRC the SDP did not announce: a simulcast layer's by the repaired-RID
+    /// extension (RFC 8852 §3.2), a single-stream track's by the mid.
+    private func bindRepairSSRC(_ publisher: PublisherSession, view: RTPPacketView) -> ProducerStream? {
+        let mid = publisher.midExtensionID.flatMap { view.extensionValue(id: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        let rid = publisher.repairedRIDExtensionID.flatMap { view.extensionValue(id: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        let tracks = publisher.tracks.filter { track in track.repairPayloadType == view.payloadType.rawValue && (mid.map { track.mid == $0 } ?? true) }
+        let candidates = rid.map { rid in tracks.compactMap { track in track.streams.first { $0.rid == rid } } }
+            ?? (mid == nil ? [] : tracks.filter { !$0.isSimulcast }.compactMap(\.streams.first))
+        guard candidates.count == 1, let stream = candidates.first else { return nil }
+        stream.repairSSRC = view.ssrc.rawValue
+        publisher.rebuildIndex()
+        return stream
+    }
+
+    /// Turns the RTX packet in `receive` back into the original (RFC 4588 §4: the original
+    /// sequence number leads the payload): the payload moves two bytes left, and SSRC, sequence
+    /// number and payload type become the original stream's. Returns the new length, or nil for a
+    /// padding-only probe (nothing to recover) or a stream whose media SSRC is not known yet.
+    private func unwrapRetransmission(_ view: inout RTPPacketView, of stream: ProducerStream, length: Int) -> Int? {
+        stream.repairPackets &+= 1
+        guard view.payloadLength >= 2, let ssrc = stream.ssrc else {
+            if view.payloadLength < 2 { stream.repairProbes &+= 1 }
+            return nil
+        }
+        let original = SequenceNumber(view.payload.u16(at: 0))
+        let start = view.payloadOffset
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: receive[0..<length])
+        guard let base = bytes.baseAddress else { return nil }
+        (base + start).copyMemory(from: base + start + 2, byteCount: length - start - 2)
+        let shortened = UnsafeMutableRawBufferPointer(rebasing: receive[0..<(length - 2)])
+        RTPRewrite.setSSRC(SSRC(ssrc), in: shortened)
+        RTPRewrite.setSequenceNumber(original, in: shortened)
+        RTPRewrite.setPayloadType(PayloadType(stream.track.payloadType), in: shortened)
+        guard let parsed = try? RTPPacketView(parsing: UnsafeRawBufferPointer(shortened)) else { return nil }
+        view = parsed
+        return length - 2
     }
 
     private func sendProtectedTransmit(to entry: TransportEntry, length: Int) {

@@ -19,6 +19,8 @@ final class ProducerTrack {
     let codec: ForwardedCodec
     let clockRate: UInt32
     let payloadType: UInt8
+    /// The RTX payload type (RFC 4588) the publisher's retransmissions use, if negotiated.
+    private(set) var repairPayloadType: UInt8?
     let mid: String
     let publisher: TransportID
     /// One stream per simulcast layer, in the publisher's `a=simulcast` order, or the track's only
@@ -43,6 +45,13 @@ final class ProducerTrack {
     func setStreams(_ section: PublishedSection) {
         let rids: [String?] = section.rids.isEmpty ? [nil] : section.rids
         streams = rids.enumerated().map { index, rid in ProducerStream(track: self, rid: rid, layer: index, ssrc: section.ssrc) }
+        setRepair(section)
+    }
+
+    /// The section's RTX payload type and, for a single stream, its announced repair SSRC.
+    func setRepair(_ section: PublishedSection) {
+        repairPayloadType = section.repair?.payloadType
+        if section.rids.isEmpty, let repairSSRC = section.repairSSRC { streams.first?.repairSSRC = repairSSRC }
     }
 
     var isSimulcast: Bool { streams.count > 1 || streams.first?.rid != nil }
@@ -73,6 +82,11 @@ package final class ProducerStream {
     let layer: Int
     /// Announced in SDP, or learnt from the first packet that carried the track's mid or this RID.
     var ssrc: UInt32?
+    /// The SSRC of this stream's RTX retransmissions (announced in an FID group, or learnt from the
+    /// repaired-RID or mid extension); packets on it, and padding probes among them.
+    var repairSSRC: UInt32?
+    var repairPackets = 0
+    var repairProbes = 0
     var statistics: ReceiveStatistics?
     var nack = NackGenerator()
     /// Video only: audio is not worth retransmitting at conversational latency (Opus FEC/PLC cover it).
@@ -187,6 +201,12 @@ package final class PublisherSession {
     var transport: TransportID = 0
     var tracks: [ProducerTrack] = []
     var streamsBySSRC: [UInt32: ProducerStream] = [:]
+    var streamsByRepairSSRC: [UInt32: ProducerStream] = [:]
+    /// RTX payload types (RFC 4588) of the tracks, one flag per payload type: a packet under one is
+    /// a retransmission or probe on a repair SSRC.
+    var repairPayloadTypes = [Bool](repeating: false, count: 128)
+    /// Publisher's id for the repaired-RID extension, to bind simulcast layers' repair SSRCs.
+    var repairedRIDExtensionID: UInt8?
     /// Publisher's id for the mid header extension, to bind unannounced SSRCs (RFC 8843 §15).
     var midExtensionID: UInt8?
     /// Publisher's id for the RID header extension, to bind simulcast layers' SSRCs (RFC 8852).
@@ -208,8 +228,14 @@ package final class PublisherSession {
 
     func rebuildIndex() {
         streamsBySSRC = [:]
+        streamsByRepairSSRC = [:]
+        repairPayloadTypes = [Bool](repeating: false, count: 128)
         for track in tracks {
-            for stream in track.streams { if let ssrc = stream.ssrc { streamsBySSRC[ssrc] = stream } }
+            if let pt = track.repairPayloadType, pt < 128 { repairPayloadTypes[Int(pt)] = true }
+            for stream in track.streams {
+                if let ssrc = stream.ssrc { streamsBySSRC[ssrc] = stream }
+                if let ssrc = stream.repairSSRC { streamsByRepairSSRC[ssrc] = stream }
+            }
         }
     }
 }
@@ -322,11 +348,14 @@ package final class RoomMedia {
                         consumer.targetStream = nil
                         consumer.downTrack.resetSource()
                     }
-                } else if let ssrc = section.ssrc, let stream = existing.streams.first, stream.rid == nil, ssrc != stream.ssrc {
-                    // The publisher restarted its stream: subscribers see one continuous stream.
-                    stream.ssrc = ssrc
-                    stream.resetStatistics()
-                    for consumer in existing.consumers { consumer.downTrack.resetSource() }
+                } else {
+                    if let ssrc = section.ssrc, let stream = existing.streams.first, stream.rid == nil, ssrc != stream.ssrc {
+                        // The publisher restarted its stream: subscribers see one continuous stream.
+                        stream.ssrc = ssrc
+                        stream.resetStatistics()
+                        for consumer in existing.consumers { consumer.downTrack.resetSource() }
+                    }
+                    existing.setRepair(section)
                 }
                 tracks.append(existing)
             } else {
@@ -338,6 +367,7 @@ package final class RoomMedia {
         publisher.tracks = tracks
         publisher.midExtensionID = midExtensionID
         publisher.ridExtensionID = sections.lazy.compactMap { $0.section.ridExtensionID }.first
+        publisher.repairedRIDExtensionID = sections.lazy.compactMap { $0.section.repairedRIDExtensionID }.first
         publisher.transportCCExtensionID = transportCCExtensionID
         publisher.rembBitrate = rembBitrate
         publisher.rebuildIndex()

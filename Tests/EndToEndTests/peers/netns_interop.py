@@ -15,11 +15,18 @@ loopback, mints tokens with `relais-server token`, then runs two real peers in o
   chromium-simulcast  one Chromium page (chromium_simulcast.html) holds a cart publishing that camera
                     in three simulcast layers (q, h, f) and an expert that decodes it and asks the
                     relay for each layer of --phases in turn (selectLayer), sampling its decoder
+  chromium-uplink   the cart's uplink behind a link emulator: Chromium (chromium_cart.html) runs in a
+                    second namespace holding rl1, whose egress is shaped with `tc tbf` (netem does
+                    not work on these machines): 5 Mbit/s, 1 Mbit/s, 5 Mbit/s (--schedule seconds
+                    each, from the publish connection's connecting); the relay listens on
+                    10.77.0.1 for signaling too, and the driver reads the admin API and the qdisc's
+                    counters every 0.5 s and computes how Chromium's send rate follows the capacity
 
 Prints one JSON report: each peer's report and the relay's media counters
 (GET /v1/admin/media); for chromium-simulcast also the room's session as the page runs
-(GET /v1/admin/sessions/<room>: the relay's view of each layer). Exit 0 when the run completed (the
-Swift test judges), 2 on a setup error.
+(GET /v1/admin/sessions/<room>: the relay's view of each layer); for chromium-uplink the figures
+of uplink_figures() and a 0.5 s series. Exit 0 when the run completed (the Swift test judges), 2 on a
+setup error.
 """
 
 import argparse
@@ -28,7 +35,10 @@ import functools
 import http.server
 import json
 import os
+import queue
+import re
 import secrets
+import statistics
 import socket
 import subprocess
 import sys
@@ -42,6 +52,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SECRET = "netns-interop-secret-" + secrets.token_hex(16)
 HTTP_PORT = 18088
 MEDIA_HOST = "10.77.0.1"
+# Where the relay's signaling and admin API listen: loopback, or MEDIA_HOST for chromium-uplink
+# (its browser is in another namespace).
+http_host = "127.0.0.1"
 
 
 def sh(*command):
@@ -77,16 +90,21 @@ def wait_ready(server, deadline):
         if server.poll() is not None:
             raise RuntimeError(f"relais-server exited with {server.returncode}")
         try:
-            socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=1).close()
+            socket.create_connection((http_host, HTTP_PORT), timeout=1).close()
             return
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("relais-server did not become ready")
 
 
+@functools.cache
+def operator_token(server_bin):
+    return token(server_bin, "--operator", "--name", "interop-test")
+
+
 def admin(server_bin, path):
-    operator = token(server_bin, "--operator", "--name", "interop-test")
-    request = urllib.request.Request(f"http://127.0.0.1:{HTTP_PORT}{path}", headers={"Authorization": f"Bearer {operator}"})
+    request = urllib.request.Request(f"http://{http_host}:{HTTP_PORT}{path}",
+                                     headers={"Authorization": f"Bearer {operator_token(server_bin)}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
 
@@ -111,11 +129,28 @@ def run_json(command, timeout):
     return report
 
 
-def serve_page():
-    """Serves this directory on loopback, so the page has a secure origin (getUserMedia needs one)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=HERE)
-    http.server.SimpleHTTPRequestHandler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+class PageHandler(http.server.SimpleHTTPRequestHandler):
+    """This directory's files; a POST to /report (the page's `post=1`) goes to the server's `posts`."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/report" and self.server.posts is not None:
+            try:
+                self.server.posts.put(json.loads(body))
+            except ValueError:
+                pass
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_page(host="127.0.0.1", posts=None):
+    """Serves this directory, on loopback by default so the page has a secure origin (getUserMedia
+    needs one). Returns the port."""
+    server = http.server.ThreadingHTTPServer((host, 0), functools.partial(PageHandler, directory=HERE))
+    server.posts = posts
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server.server_address[1]
 
@@ -150,18 +185,36 @@ async def read_page_report(port, deadline):
     raise RuntimeError("the page did not finish in time")
 
 
-def chromium_page(page, fields, duration, camera_fps=None):
-    """Opens `page` (beside this script) in headless Chromium with `fields` in its URL fragment, and
-    returns its `window.report` once it says it is done. The fake camera runs at 20 fps unless
-    `camera_fps` is given (it ignores getUserMedia's frameRate)."""
-    page_port = serve_page()
-    fragment = urllib.parse.urlencode(fields)
+def chromium_command(url, camera_fps=None, extra=()):
+    """Headless Chromium with a fake camera (20 fps unless `camera_fps` is given; it ignores
+    getUserMedia's frameRate; `--use-file-for-fake-video-capture` in `extra` replaces its picture)
+    and microphone, and a fresh profile, opening `url`."""
     profile = tempfile.mkdtemp(prefix="relais-chromium-")
     camera = "--use-fake-device-for-media-stream" + (f"=fps={camera_fps}" if camera_fps else "")
+    return ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", camera, "--use-fake-ui-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}", *extra, url]
+
+
+def noise_video(path, amplitude, frames=20, width=1280, height=720, fps=20):
+    """Writes a Y4M clip of grey with fresh random noise (+-`amplitude` in luma) in every frame.
+    Chromium's own fake camera (a still picture and a small moving pie) needs about 300 kbit/s at
+    any size, so its encoder never uses a target above that; noise gives the encoder's rate control
+    something to spend any target on (by the quantizer it chooses), as a real camera does."""
+    table = bytes(128 - amplitude + (i * (2 * amplitude + 1)) // 256 for i in range(256))
+    chroma = bytes([128]) * (width * height // 2)
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + os.urandom(width * height).translate(table) + chroma)
+
+
+def chromium_page(page, fields, duration, camera_fps=None):
+    """Opens `page` (beside this script) in headless Chromium with `fields` in its URL fragment, and
+    returns its `window.report` once it says it is done."""
+    page_port = serve_page()
+    fragment = urllib.parse.urlencode(fields)
     browser = subprocess.Popen(
-        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", camera, "--use-fake-ui-for-media-stream",
-         "--autoplay-policy=no-user-gesture-required", "--remote-debugging-port=9333", f"--user-data-dir={profile}",
-         f"http://127.0.0.1:{page_port}/{page}#{fragment}"],
+        chromium_command(f"http://127.0.0.1:{page_port}/{page}#{fragment}", camera_fps, ["--remote-debugging-port=9333"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return asyncio.run(read_page_report(9333, time.monotonic() + duration + 30))
@@ -190,22 +243,296 @@ def while_page_runs(page, fields, duration, after, probe, camera_fps=None):
     return holder.get("page", {"error": "no page report"}), probed
 
 
+# MARK: chromium-uplink
+
+# tbf's bucket and queue: a queue of `latency` at the rate plus the bucket (at 1 Mbit/s a full queue
+# delays a packet about 180 ms, at 5 Mbit/s about 115 ms; measured with a UDP blast).
+TBF_SHAPE = ["burst", "10kb", "latency", "100ms"]
+# What the link carries beyond an RTP packet (header and payload): the SRTP tag (AES-GCM, the
+# relay's first choice), UDP, IPv4, and the Ethernet header tbf counts.
+WIRE_OVERHEAD = 16 + 8 + 20 + 14
+
+
+def cart_namespace():
+    """Moves rl1 into a second network namespace, held by a sleeping process, and gives it
+    10.77.0.2 again (a moved link loses its address). Returns the holder."""
+    holder = subprocess.Popen(["unshare", "-n", "sleep", "3600"])
+    try:
+        own = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{holder.pid}/ns/net") == own:
+            if holder.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the namespace holder did not start")
+            time.sleep(0.01)
+        sh("ip", "link", "set", "rl1", "netns", str(holder.pid))
+        inside = in_namespace(holder)
+        sh(*inside, "ip", "link", "set", "lo", "up")
+        sh(*inside, "ip", "addr", "add", "10.77.0.2/24", "dev", "rl1")
+        sh(*inside, "ip", "link", "set", "rl1", "up")
+        return holder
+    except BaseException:
+        stop(holder)
+        raise
+
+
+def in_namespace(holder):
+    return ["nsenter", "-t", str(holder.pid), "-n"]
+
+
+def shape(holder, operation, rate):
+    """Shapes the cart namespace's egress (the cart's uplink): `add` the qdisc, or `change` its rate."""
+    sh(*in_namespace(holder), "tc", "qdisc", operation, "dev", "rl1", "root", "tbf", "rate", rate, *TBF_SHAPE)
+
+
+def link_counters(holder):
+    """The qdisc's bytes and packets sent and packets dropped so far."""
+    out = subprocess.run([*in_namespace(holder), "tc", "-s", "qdisc", "show", "dev", "rl1"],
+                         capture_output=True, text=True, timeout=5).stdout
+    match = re.search(r"Sent (\d+) bytes (\d+) pkt \(dropped (\d+)", out)
+    return {"bytes": int(match[1]), "packets": int(match[2]), "dropped": int(match[3])} if match else None
+
+
+def poll_uplink(server_bin, room, holder, stopping, polls):
+    """Every 0.5 s until `stopping`: the cart's publish connection as the admin API shows it and the
+    qdisc's counters, with the wall-clock time (mid-request)."""
+    while not stopping.is_set():
+        began = time.time()
+        row = {}
+        try:
+            session = admin(server_bin, f"/v1/admin/sessions/{room}")
+            cart = next((p for p in session["participants"] if p["name"] == "cart"), {})
+            publish = cart.get("publish") or {}
+            row["state"] = publish.get("state")
+            row["tracks"] = [{key: track.get(key) for key in ("kind", "packets", "packetsLost", "bitrateKbps", "nacks", "plis")}
+                             for track in publish.get("tracks", [])]
+            row["congestionFeedback"] = publish.get("congestionFeedback")
+        except Exception as error:
+            row["error"] = repr(error)
+        row["wall"] = (began + time.time()) / 2
+        try:
+            row["link"] = link_counters(holder)
+        except Exception as error:
+            row["link_error"] = repr(error)
+        polls.append(row)
+        stopping.wait(max(0.0, 0.5 - (time.time() - began)))
+
+
+def next_post(posts, accept, deadline):
+    """The first report the page posts that `accept`s, or None at the deadline; and the last one seen."""
+    latest = None
+    while time.monotonic() < deadline:
+        try:
+            latest = posts.get(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if accept(latest):
+            return latest, latest
+    return None, latest
+
+
+def chromium_uplink(server_bin, url, room, cart_token, schedule, video=None):
+    """Chromium publishes from the cart namespace through 5, 1 and 5 Mbit/s (`schedule`: the seconds
+    of each, from the publish connection's connecting). Returns the page's last report, the polls,
+    and the wall-clock times of the connection and of each change."""
+    before, low, after = schedule
+    holder = cart_namespace()
+    browser = None
+    polls, stopping = [], threading.Event()
+    poller = threading.Thread(target=poll_uplink, args=(server_bin, room, holder, stopping, polls), daemon=True)
+    times = {}
+    try:
+        shape(holder, "add", "5mbit")
+        posts = queue.Queue()
+        origin = f"http://{MEDIA_HOST}:{serve_page(MEDIA_HOST, posts)}"
+        fields = {"url": url, "room": room, "token": cart_token, "seconds": before + low + after, "fromConnected": 1, "post": 1}
+        # getUserMedia needs a secure context: the page's origin is not loopback here.
+        extra = [f"--unsafely-treat-insecure-origin-as-secure={origin}"]
+        if video:
+            extra.append(f"--use-file-for-fake-video-capture={video}")
+        browser = subprocess.Popen(
+            in_namespace(holder) + chromium_command(f"{origin}/chromium_cart.html#{urllib.parse.urlencode(fields)}", extra=extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        poller.start()
+        page, latest = next_post(posts, lambda report: report.get("connectedAtWall"), time.monotonic() + 30)
+        if page is None:
+            return {"error": "the publish connection did not connect within 30 s", "page": latest}, polls, times
+        times["connected"] = page["connectedAtWall"] / 1000
+        for name, at, rate in (("drop", before, "1mbit"), ("restore", before + low, "5mbit")):
+            time.sleep(max(0.0, times["connected"] + at - time.time()))
+            shape(holder, "change", rate)
+            times[name] = time.time()
+        page, latest = next_post(posts, lambda report: report.get("done"), time.monotonic() + after + 15)
+        times["end"] = time.time()
+        if page is None:
+            return {"error": "the page did not finish", "page": latest}, polls, times
+        return page, polls, times
+    finally:
+        stopping.set()
+        if browser is not None:
+            stop(browser)
+        stop(holder)
+        if poller.is_alive():
+            poller.join(timeout=5)
+
+
+def windowed(points, span=1.0):
+    """[(t, cumulative count)] -> [(t, count per second over the `span` before t)] (from the first
+    point with `span` of history)."""
+    rates, j = [], 0
+    for i, (t, count) in enumerate(points):
+        while j + 1 < i and points[j + 1][0] <= t - span:
+            j += 1
+        if i > 0 and points[j][0] <= t - span:
+            rates.append((t, (count - points[j][1]) / (t - points[j][0])))
+    return rates
+
+
+def first_at_least(rates, since, level):
+    """Seconds from `since` to the first rate at or above `level`, or None."""
+    return next((round(t - since, 2) for t, rate in rates if t >= since and rate >= level), None)
+
+
+def median_in(rates, start, end):
+    values = [rate for t, rate in rates if start <= t <= end]
+    return statistics.median(values) if values else None
+
+
+def uplink_figures(page, polls, times, schedule):
+    """The figures of a chromium-uplink run; rates in bit/s, times in s."""
+    samples = sorted((s for s in page.get("samples", []) if s.get("wall")), key=lambda s: s["wall"])
+    at = lambda s: s["wall"] / 1000
+    # What Chromium sends: RTP headers (with padding) and payloads of every outbound stream.
+    sent = windowed([(at(s), 8 * (s["allBytesSent"] + s["allHeaderBytesSent"])) for s in samples])
+    wire = windowed([(at(s), 8 * (s["allBytesSent"] + s["allHeaderBytesSent"] + WIRE_OVERHEAD * s["allPacketsSent"]))
+                     for s in samples])
+    retransmitted = dict(windowed([(at(s), 8 * s["retransmittedBytesSent"]) for s in samples]))
+    estimates = [(at(s), s["availableOutgoingBitrate"]) for s in samples if s.get("availableOutgoingBitrate") is not None]
+    connected, drop, restore = times["connected"], times["drop"], times["restore"]
+    end = samples[-1]["wall"] / 1000 if samples else restore
+
+    def under_after(rates, capacity):
+        """Seconds from the drop until the rate is under `capacity` and stays there until the restore."""
+        since = None
+        for t, rate in rates:
+            if drop <= t <= restore:
+                since = (since or t) if rate < capacity else None
+        return round(since - drop, 2) if since is not None else None
+
+    good = [p for p in polls if "error" not in p and p.get("tracks")]
+
+    def relay_loss(start, stop, kinds=("video", "audio")):
+        """Lost / (received + lost) at the relay between the first poll after `start` and the last
+        before `stop` (its counts: RFC 3550's cumulative loss, net of retransmissions that came)."""
+        first = next((p for p in good if p["wall"] >= start), None)
+        last = next((p for p in reversed(good) if p["wall"] <= stop), None)
+        if first is None or last is None or last["wall"] <= first["wall"]:
+            return None
+        total = lambda p, key: sum(track[key] or 0 for track in p["tracks"] if track["kind"] in kinds)
+        lost = total(last, "packetsLost") - total(first, "packetsLost")
+        received = total(last, "packets") - total(first, "packets")
+        return {"lost": lost, "received": received, "fraction": round(lost / (received + lost), 5) if received + lost > 0 else None}
+
+    def link_loss(start, stop):
+        """Packets the qdisc dropped / offered to it, between the same kind of polls."""
+        linked = [p for p in polls if p.get("link")]
+        first = next((p for p in linked if p["wall"] >= start), None)
+        last = next((p for p in reversed(linked) if p["wall"] <= stop), None)
+        if first is None or last is None:
+            return None
+        dropped = last["link"]["dropped"] - first["link"]["dropped"]
+        offered = dropped + last["link"]["packets"] - first["link"]["packets"]
+        return {"dropped": dropped, "offered": offered, "fraction": round(dropped / offered, 5) if offered else None}
+
+    pre = median_in(sent, drop - 5, drop)
+    pre_estimate = median_in(estimates, drop - 5, drop)
+    loss = relay_loss(drop + 2, restore)
+    figures = {
+        "schedule_s": list(schedule),
+        "capacity_bps": [5_000_000, 1_000_000, 5_000_000],
+        # Seconds after the publish connection connected, wall clock (the tc change's return).
+        "drop_at_s": round(drop - connected, 2),
+        "restore_at_s": round(restore - connected, 2),
+        "end_at_s": round(end - connected, 2),
+        "pre_drop_bps": pre,
+        "pre_drop_estimate_bps": pre_estimate,
+        "under_capacity_after_s": under_after(sent, 1_000_000),
+        "under_capacity_after_s_wire": under_after(wire, 1_000_000),
+        "rate_at_1mbit_bps": median_in(sent, drop + 2, restore),
+        "wire_rate_at_1mbit_bps": median_in(wire, drop + 2, restore),
+        "max_rate_after_adapt_bps": max((rate for t, rate in sent if drop + 2 <= t <= restore), default=None),
+        "loss_after_adapt": loss["fraction"] if loss else None,
+        "relay_loss_after_adapt": loss,
+        "relay_loss_after_adapt_video": relay_loss(drop + 2, restore, ("video",)),
+        "relay_loss_first_2s": relay_loss(drop, drop + 2),
+        "link_loss_after_adapt": link_loss(drop + 2, restore),
+        "link_loss_first_2s": link_loss(drop, drop + 2),
+        "recovery_s": first_at_least(sent, restore, 0.8 * pre) if pre else None,
+        "recovery_to_2500k_s": first_at_least(sent, restore, 2_500_000),
+        "estimate_recovery_s": first_at_least(estimates, restore, 0.8 * pre_estimate) if pre_estimate else None,
+        "end_bps": median_in(sent, end - 5, end),
+        "end_estimate_bps": median_in(estimates, end - 5, end),
+    }
+
+    # The series a human plots: every 0.5 s after connecting, the last sample and poll before it.
+    feedback = [(p["wall"], p["congestionFeedback"]["feedbackPackets"]) for p in good if p.get("congestionFeedback")]
+    feedback_rates = windowed(feedback)
+    link_rates = windowed([(p["wall"], 8 * p["link"]["bytes"]) for p in polls if p.get("link")])
+    last = lambda series, t: next((value for when, value in reversed(series) if when <= t), None)
+    kbps = lambda value: round(value / 1000) if value is not None else None
+    series = []
+    for step in range(int(2 * (end - connected)) + 1):
+        t = connected + step / 2
+        sample = last([(at(s), s) for s in samples], t) or {}
+        poll = last([(p["wall"], p) for p in good], t) or {}
+        link = last([(p["wall"], p["link"]) for p in polls if p.get("link")], t) or {}
+        tracks = poll.get("tracks", [])
+        series.append({
+            "t": step / 2,
+            "capacity_kbps": 1000 if drop <= t < restore else 5000,
+            "send_kbps": kbps(last(sent, t)),
+            "wire_kbps": kbps(last(wire, t)),
+            "retransmitted_kbps": kbps(retransmitted.get(sample.get("wall", 0) / 1000)),
+            "target_kbps": kbps(sample.get("targetBitrate")),
+            "estimate_kbps": kbps(sample.get("availableOutgoingBitrate")),
+            "width": sample.get("frameWidth"),
+            "fps": sample.get("framesPerSecond"),
+            "quality_limitation": sample.get("qualityLimitationReason"),
+            "rtt_ms": round(sample["roundTripTime"] * 1000) if sample.get("roundTripTime") is not None else None,
+            "remote_lost": sample.get("remotePacketsLost"),
+            "nacks_to_chromium": sample.get("nackCount"),
+            "relay_kbps": round(sum(track["bitrateKbps"] or 0 for track in tracks)) if tracks else None,
+            "relay_lost": sum(track["packetsLost"] or 0 for track in tracks) if tracks else None,
+            "relay_nacks": sum(track["nacks"] or 0 for track in tracks) if tracks else None,
+            "feedback_per_s": round(last(feedback_rates, t)) if last(feedback_rates, t) is not None else None,
+            "link_kbps": kbps(last(link_rates, t)),
+            "link_dropped": link.get("dropped"),
+        })
+    figures["series"] = series
+    return figures
+
+
 def main():
+    global http_host
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server-bin", required=True)
-    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart", "chromium-simulcast"],
-                        required=True)
+    parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart", "chromium-simulcast",
+                                               "chromium-uplink"], required=True)
     parser.add_argument("--duration", type=float, help="how long the cart publishes (default 20 s; chromium-simulcast: 25 s)")
     parser.add_argument("--phases", default="q,h,f,q",
                         help="chromium-simulcast: the layers the expert asks for in turn (auto: the relay's choice)")
+    parser.add_argument("--schedule", default="12,15,15",
+                        help="chromium-uplink: seconds at 5, 1 and 5 Mbit/s, from the publish connection's connecting")
     args = parser.parse_args()
+    if args.scenario == "chromium-uplink":
+        http_host = MEDIA_HOST
     if args.duration is None:
         args.duration = 25 if args.scenario == "chromium-simulcast" else 20
     try:
         network()
         history = tempfile.mkdtemp(prefix="relais-netns-")
         server = subprocess.Popen(
-            [args.server_bin, "serve", "--token-secret", SECRET, "--http-port", str(HTTP_PORT), "--media-host", MEDIA_HOST,
+            [args.server_bin, "serve", "--token-secret", SECRET, "--http-host", http_host, "--http-port", str(HTTP_PORT),
+             "--media-host", MEDIA_HOST,
              "--media-port", "40000", "--media-loops", "1", "--history-path", os.path.join(history, "history.sqlite"),
              "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -214,7 +541,7 @@ def main():
         print(json.dumps({"error": f"setup: {error!r}"}))
         sys.exit(2)
 
-    url = f"ws://127.0.0.1:{HTTP_PORT}/v1/signaling"
+    url = f"ws://{http_host}:{HTTP_PORT}/v1/signaling"
     room = "interop-" + args.scenario
     cart_token = token(args.server_bin, "--room", room, "--role", "cart", "--name", "cart")
     expert_token = token(args.server_bin, "--room", room, "--role", "expert", "--name", "expert1")
@@ -241,6 +568,21 @@ def main():
             page, session = while_page_runs("chromium_simulcast.html", fields, args.duration, args.duration * 0.6,
                                             lambda: admin(args.server_bin, f"/v1/admin/sessions/{room}"), camera_fps=30)
             report = {"page": page, "session": session, "media": media_counters(args.server_bin)}
+        elif args.scenario == "chromium-uplink":
+            schedule = [float(seconds) for seconds in args.schedule.split(",")]
+            video = None
+            if os.environ.get("NOISE"):
+                video = os.path.join(tempfile.mkdtemp(prefix="relais-noise-"), "noise.y4m")
+                noise_video(video, int(os.environ["NOISE"]))
+            page, polls, times = chromium_uplink(args.server_bin, url, room, cart_token, schedule, video)
+            report = {"cart": {key: page.get(key) for key in ("errors", "connectedAt", "error")},
+                      "media": media_counters(args.server_bin),
+                      "publish_feedback": next((p["congestionFeedback"] for p in reversed(polls) if p.get("congestionFeedback")), None)}
+            report["cart"]["samples"] = len(page.get("samples", []))
+            if "error" in page:
+                report["cart"]["page"] = page.get("page")
+            else:
+                report.update(uplink_figures(page, polls, times, schedule))
         elif args.scenario == "webrtcbin-cart":
             cart = subprocess.Popen(webrtcbin + ["--token", cart_token, "--role", "cart", "--duration", str(args.duration)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,0 +1,186 @@
+import RelaisCongestion
+import RelaisWire
+import TestSupport
+import Testing
+
+/// A sender, a bottleneck link and a TWCC receiver on a fake clock (1 ms steps): video frames at
+/// 30 fps sized by the estimator's target, split into 1200-byte packets sent back to back; a
+/// drop-tail queue of `queueMicros` in front of the link's capacity; 20 ms one way; feedback
+/// every 50 ms through the real wire format (built, serialized, parsed).
+struct LinkSimulation {
+    var estimator: SendSideBandwidthEstimator
+    var capacity: Int
+    var queueMicros: Int64 = 100_000
+    var propagationMicros: Int64 = 20_000
+    /// Random loss on the link, independent of the queue (a lossy radio, not congestion).
+    var randomLoss = 0.0
+    var random = SplitMix64(seed: 17)
+
+    private var nowMicros: Int64 = 1_000_000
+    private var busyUntil: Int64 = 0
+    private var sequence: UInt16 = 0
+    private var nextFrame: Int64 = 1_000_000
+    /// In flight: (arrival µs, sequence); arrived and not yet reported.
+    private var inFlight: [(arrival: Int64, sequence: UInt16)] = []
+    private var arrived: [(sequence: UInt16, arrival: Int64)] = []
+    private var pendingFeedback: [(due: Int64, bytes: [UInt8])] = []
+    private var lastFeedback: Int64 = 0
+    private var feedbackCount: UInt8 = 0
+    private(set) var sentBytes = 0
+    private(set) var deliveredBytes = 0
+    private(set) var dropped = 0
+    private(set) var sentPackets = 0
+
+    init(capacity: Int, start: Int = 1_000_000, max: Int = 5_000_000) {
+        self.capacity = capacity
+        estimator = SendSideBandwidthEstimator(configuration: .init(startBitrate: start, minBitrate: 100_000, maxBitrate: max))
+        estimator.roundTrip = .milliseconds(40)
+    }
+
+    var now: Instant { Instant(nanoseconds: UInt64(nowMicros) * 1000) }
+
+    /// Runs `seconds`, returning the target sampled every 100 ms, and the bits the link delivered.
+    mutating func run(seconds: Double) -> (targets: [Int], deliveredBits: Int) {
+        var targets: [Int] = []
+        let startDelivered = deliveredBytes
+        let end = nowMicros + Int64(seconds * 1_000_000)
+        while nowMicros < end {
+            step()
+            if nowMicros % 100_000 == 0 { targets.append(estimator.targetBitrate) }
+            nowMicros += 1000
+        }
+        return (targets, (deliveredBytes - startDelivered) * 8)
+    }
+
+    private mutating func step() {
+        if nowMicros >= nextFrame {
+            nextFrame += 33_333
+            var frameBytes = estimator.targetBitrate / 8 / 30
+            while frameBytes > 0 {
+                let size = min(1200, max(frameBytes, 200))
+                frameBytes -= size
+                send(bytes: size)
+            }
+        }
+        while let first = inFlight.first, first.arrival <= nowMicros {
+            inFlight.removeFirst()
+            arrived.append((first.sequence, first.arrival))
+        }
+        if nowMicros - lastFeedback >= 50_000, !arrived.isEmpty {
+            lastFeedback = nowMicros
+            var builder = TransportFeedbackBuilder(senderSSRC: SSRC(2), feedbackPacketCount: feedbackCount)
+            feedbackCount &+= 1
+            for packet in arrived { _ = builder.add(SequenceNumber(packet.sequence), arrivalTime: packet.arrival) }
+            arrived.removeAll()
+            let compound = RTCPPacket.transportFeedback(builder.build())
+            var storage = [UInt8](repeating: 0, count: 2048)
+            let length = storage.withUnsafeMutableBytes { buffer -> Int in
+                var writer = ByteWriter(buffer)
+                try? RTCPPacket.serialize(compound: [compound], into: &writer)
+                return writer.position
+            }
+            pendingFeedback.append((nowMicros + propagationMicros, Array(storage[0..<length])))
+        }
+        while let first = pendingFeedback.first, first.due <= nowMicros {
+            pendingFeedback.removeFirst()
+            first.bytes.withUnsafeBytes { bytes in
+                var cursor = RTCPCompoundIterator(bytes)
+                while let packet = try? cursor.next() {
+                    if let view = try? TransportFeedbackView(packet) { estimator.receivedFeedback(view, at: now) }
+                }
+            }
+        }
+    }
+
+    private mutating func send(bytes: Int) {
+        estimator.packetSent(sequence: SequenceNumber(sequence), bytes: bytes, at: now)
+        sentBytes += bytes
+        sentPackets += 1
+        defer { sequence &+= 1 }
+        let start = max(nowMicros, busyUntil)
+        guard start - nowMicros <= queueMicros else {
+            dropped += 1
+            return
+        }
+        busyUntil = start + Int64(bytes) * 8 * 1_000_000 / Int64(capacity)
+        if randomLoss > 0, random.chance(randomLoss) {
+            dropped += 1
+            return
+        }
+        deliveredBytes += bytes
+        inFlight.append((busyUntil + propagationMicros, sequence))
+    }
+}
+
+@Suite struct CongestionControlTests {
+    /// Capacity 5 -> 1 -> 5 Mbit/s: the target settles under the new capacity within 2 s of the
+    /// drop, uses most of it, loses little after that, and climbs back once the capacity returns.
+    @Test func aCapacityStepIsFollowedDownQuicklyAndBackUp() {
+        var link = LinkSimulation(capacity: 5_000_000, start: 1_000_000, max: 4_000_000)
+        let warm = link.run(seconds: 20)
+        #expect((warm.targets.last ?? 0) >= 2_500_000, "after 20 s at 5 Mbit/s: \(warm.targets.suffix(20))")
+
+        link.capacity = 1_000_000
+        let droppedBefore = link.dropped
+        let adapt = link.run(seconds: 2)
+        #expect((adapt.targets.last ?? .max) < 1_000_000, "2 s after the drop: \(adapt.targets)")
+        let sentBefore = link.sentPackets
+        let droppedAfterAdapting = link.dropped
+        let steady = link.run(seconds: 20)
+        let loss = Double(link.dropped - droppedAfterAdapting) / Double(link.sentPackets - sentBefore)
+        #expect(loss < 0.02, "loss after adapting \(loss); \(link.dropped - droppedBefore) dropped in all")
+        #expect(steady.deliveredBits >= 20 * 600_000, "uses the link: \(steady.deliveredBits / 20) bit/s")
+        #expect(steady.targets.allSatisfy { $0 < 1_300_000 }, "\(steady.targets)")
+
+        link.capacity = 5_000_000
+        let back = link.run(seconds: 30)
+        // Without probing, AIMD climbs 8% a second once away from the last congestion: 2 Mbit/s in
+        // about 10 s (9.6 s here). Probing, which would find the capacity sooner, is not built yet.
+        let recovered = back.targets.firstIndex { $0 >= 2_000_000 }
+        #expect((recovered ?? .max) <= 150, "2 Mbit/s within 15 s of the capacity's return: \(back.targets)")
+    }
+
+    /// 3% random loss on an uncongested link is not congestion: the delay-based rate keeps
+    /// climbing, and the loss bound (over 10% only) does not cut it.
+    @Test func randomLossWithoutQueueingIsNotCongestion() {
+        var link = LinkSimulation(capacity: 10_000_000, start: 1_000_000, max: 3_000_000)
+        link.randomLoss = 0.03
+        let run = link.run(seconds: 25)
+        #expect((run.targets.last ?? 0) >= 2_500_000, "\(run.targets.suffix(30))")
+        #expect(link.estimator.lossFraction > 0.01 && link.estimator.lossFraction < 0.06)
+    }
+
+    /// Heavy random loss (20%) lowers the target even without a queue.
+    @Test func heavyLossLowersTheTarget() {
+        var link = LinkSimulation(capacity: 10_000_000, start: 2_000_000, max: 3_000_000)
+        link.randomLoss = 0.2
+        let run = link.run(seconds: 10)
+        #expect((run.targets.last ?? .max) < 1_200_000, "\(run.targets)")
+    }
+
+    /// Feedback about packets never sent, duplicated and out of order changes nothing it should
+    /// not and never traps.
+    @Test func hostileFeedbackIsCountedNotTrusted() {
+        var estimator = SendSideBandwidthEstimator()
+        var random = SplitMix64(seed: 99)
+        for i in 0..<5_000 {
+            if i % 3 == 0 { estimator.packetSent(sequence: SequenceNumber(UInt16(truncatingIfNeeded: i)), bytes: 1200, at: Instant(nanoseconds: UInt64(i) * 1_000_000)) }
+            var builder = TransportFeedbackBuilder(senderSSRC: SSRC(1), feedbackPacketCount: UInt8(truncatingIfNeeded: i))
+            let base = UInt16(truncatingIfNeeded: random.next())
+            for j in 0..<Int(random.next() % 40) {
+                _ = builder.add(SequenceNumber(base &+ UInt16(j)), arrivalTime: random.chance(0.7) ? Int64(random.next() % 1_000_000_000) : nil)
+            }
+            var storage = [UInt8](repeating: 0, count: 2048)
+            storage.withUnsafeMutableBytes { buffer in
+                var writer = ByteWriter(buffer)
+                guard (try? RTCPPacket.serialize(compound: [.transportFeedback(builder.build())], into: &writer)) != nil else { return }
+                var cursor = RTCPCompoundIterator(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<writer.position]))
+                while let packet = try? cursor.next() {
+                    if let view = try? TransportFeedbackView(packet) { estimator.receivedFeedback(view, at: Instant(nanoseconds: UInt64(i) * 1_000_000)) }
+                }
+            }
+            #expect(estimator.targetBitrate >= 100_000 && estimator.targetBitrate <= 5_000_000)
+        }
+        #expect(estimator.unknownReports > 0)
+    }
+}
