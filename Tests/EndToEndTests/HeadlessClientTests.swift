@@ -31,6 +31,8 @@ import Testing
                 var videoFramesSent: Int
                 var audioPacketsSent: Int
                 var transportFeedbackReceived: Int
+                var estimateKbps: Int?
+                var videoTargetKbps: Int?
             }
             var participantId: String?
             var durationSeconds: Double
@@ -92,6 +94,11 @@ import Testing
             // The cart stamps the transport-wide sequence number; the relay answers with TWCC
             // feedback at least every 100 ms (16 s: well over 100 packets).
             #expect((cartReport.report.publish?.transportFeedbackReceived ?? 0) >= 100)
+            // Its congestion controller acts on that feedback and sets the encoder's rate (the
+            // controller itself is tested on a simulated bottleneck, CongestionControlTests).
+            let estimate = try #require(cartReport.report.publish?.estimateKbps, "the cart's controller made no estimate")
+            let videoTarget = try #require(cartReport.report.publish?.videoTargetKbps)
+            #expect(estimate >= 150 && videoTarget >= 100 && videoTarget < estimate, "estimate \(estimate), video \(videoTarget) kbit/s")
         }
     }
 

@@ -56,6 +56,28 @@ import Testing
         print("Opus \(channels) ch: \(packetBytes * 8 / 1000) kbit/s (50 frames = 1 s), RMS in \(Int(inRMS)) out \(Int(outRMS)), 440 Hz share \(String(format: "%.3f", share))")
     }
 
+    /// The bitrate set through the COpus shim's `opus_encoder_ctl` wrappers is what libopus reports
+    /// and what the packets weigh: 16 kbit/s packets are about a third of 48 kbit/s ones.
+    @Test func bitrateSetThroughTheShimShapesThePackets() throws {
+        let encoder = try OpusEncoder(channels: 1)
+        var tone = ToneGenerator()
+        func meanBytes() throws -> Double {
+            var total = 0
+            for _ in 0..<50 { total += try encoder.encode(pcm: tone.nextFrame()).count }
+            return Double(total) / 50
+        }
+        try encoder.setBitrate(48_000)
+        #expect(encoder.bitrate == 48_000)
+        let high = try meanBytes()
+        try encoder.setBitrate(16_000)
+        #expect(encoder.bitrate == 16_000)
+        let low = try meanBytes()
+        #expect(abs(high - 120) < 25, "48 kbit/s in 20 ms frames is 120 bytes: \(high)")
+        #expect(abs(low - 40) < 12, "16 kbit/s: 40 bytes: \(low)")
+        #expect(throws: CodecError.self) { try encoder.setBitrate(1_000) }
+        try encoder.setExpectedLoss(percentage: 10)
+    }
+
     @Test func lossConcealmentFillsTheGapAndFadesOut() throws {
         var tone = ToneGenerator()
         let encoder = try OpusEncoder()

@@ -1,6 +1,5 @@
 import NIOCore
 @testable import RelaisServer
-import RelaisSFU
 import RelaisWire
 import ServerTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import RelaisCongestion
 public import RelaisMedia
 public import RelaisWire
 
@@ -38,6 +39,13 @@ public struct PublishStatistics: Sendable, Codable, Equatable {
     public var nacksReceived = 0
     /// Transport-wide congestion feedback packets (TWCC) received from the relay.
     public var transportFeedbackReceived = 0
+    /// The congestion controller's target (kbit/s) and the video encoder's bitrate it set, when
+    /// the relay sends transport-wide feedback; the encoder changes it made; the loss the
+    /// feedback showed (0...1).
+    public var estimateKbps: Int?
+    public var videoTargetKbps: Int?
+    public var encoderRateChanges = 0
+    public var feedbackLoss: Double?
     /// Encode time per video frame, milliseconds (mean).
     public var meanEncodeMilliseconds = 0.0
     /// Loss the relay reports for our video (its receiver reports), fraction 0...1.
@@ -62,6 +70,8 @@ public final class PublishPipeline: ClientConnectionDelegate {
     private var frameNumber: UInt64 = 0
     private var audioIndex = 0
     private var forceKeyframe = true
+    /// The video bitrate asked for on the command line: the congestion controller's ceiling.
+    private var configuredVideoKbps = 0
     private var videoTask: Scheduled<Void>?
     private var audioTask: Scheduled<Void>?
     private var stopped = false
@@ -83,6 +93,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
         (self.videoSender, self.audioSender) = Self.senders(video: videoSSRC, audio: audioSSRC, transportWideSequenceID: nil)
         if case .pattern(let width, let height, let fps, let kbps) = source.video {
             encoder = try VP8Encoder(width: width, height: height, fps: fps, bitrateKbps: kbps)
+            configuredVideoKbps = kbps
             pattern = TestPattern(width: width, height: height)
             frame = I420Frame(width: width, height: height)
         }
@@ -94,13 +105,44 @@ public final class PublishPipeline: ClientConnectionDelegate {
     /// The transport-wide sequence number shared by both streams of the connection.
     private var transportSequence: UInt16 = 0
     private var stampsTransportSequence = false
+    /// The send-side congestion controller (GCC, `RelaisCongestion`), fed by the relay's
+    /// transport-wide feedback; it sets the encoders' bitrates, never above the configured video
+    /// bitrate.
+    private var congestion: SendSideBandwidthEstimator?
+    /// UDP/IP and SRTP bytes around each RTP packet: what the link carries beyond the packet.
+    static let packetOverhead = 28 + 16
 
     /// Stamps every packet with the transport-wide sequence number under `id` (the relay's answer
-    /// kept it). Call before the connection connects: the streams are remade with the extension.
+    /// kept it) and starts the congestion controller on the feedback that follows. Call before the
+    /// connection connects: the streams are remade with the extension.
     public func stampTransportWideSequence(id: UInt8) {
         guard !stampsTransportSequence, statistics.videoPacketsSent + statistics.audioPacketsSent == 0 else { return }
         stampsTransportSequence = true
         (videoSender, audioSender) = Self.senders(video: videoSSRC, audio: audioSSRC, transportWideSequenceID: id)
+        if let encoder {
+            let ceiling = (encoder.bitrateKbps + Self.audioKbps(high: true)) * 1000
+            congestion = SendSideBandwidthEstimator(configuration: .init(startBitrate: ceiling, minBitrate: 150_000, maxBitrate: ceiling))
+            try? opus?.setBitrate(Self.audioKbps(high: true) * 1000)
+        }
+    }
+
+    /// Opus's share: 32 kbit/s, 16 when the estimate is under 300 kbit/s.
+    static func audioKbps(high: Bool) -> Int { high ? 32 : 16 }
+
+    /// The controller's target split between the encoders: audio first, video the rest (less the
+    /// packets' overhead), within 100 kbit/s and the configured bitrate; the video encoder is
+    /// reconfigured when its rate moves by more than 5%.
+    private func applyTarget() {
+        guard let congestion, let encoder else { return }
+        let target = congestion.targetBitrate
+        let audio = Self.audioKbps(high: target >= 300_000)
+        if let opus, opus.bitrate != audio * 1000 { try? opus.setBitrate(audio * 1000) }
+        let video = min(max(Int(Double(target / 1000 - audio) * 0.95), 100), configuredVideoKbps)
+        statistics.estimateKbps = target / 1000
+        statistics.videoTargetKbps = video
+        statistics.feedbackLoss = congestion.lossFraction
+        guard abs(video - encoder.bitrateKbps) * 20 > encoder.bitrateKbps else { return }
+        if (try? encoder.setBitrate(kbps: video)) != nil { statistics.encoderRateChanges += 1 }
     }
 
     /// The connection's video and audio streams, stamping the transport-wide sequence number under
@@ -179,8 +221,10 @@ public final class PublishPipeline: ClientConnectionDelegate {
                 statistics.keyframeRequestsReceived += 1
                 forceKeyframe = true
             case (RTCPPacketType.transportFeedback, RTCPFeedbackFormat.transportWideCC):
-                // Counted; the send-side congestion controller that acts on it is still to come.
-                if (try? TransportFeedbackView(packet)) != nil { statistics.transportFeedbackReceived += 1 }
+                guard let feedback = try? TransportFeedbackView(packet) else { continue }
+                statistics.transportFeedbackReceived += 1
+                congestion?.receivedFeedback(feedback, at: now)
+                applyTarget()
             case (RTCPPacketType.receiverReport, _):
                 guard let rr = try? ReceiverReportView(packet) else { continue }
                 for index in 0..<rr.reportBlockCount {
@@ -251,12 +295,14 @@ public final class PublishPipeline: ClientConnectionDelegate {
             }
             let payloads = packetizer.packetize(frame.data)
             for (index, payload) in payloads.enumerated() {
+                let sequence = nextTransportSequence()
                 let length = payload.withUnsafeBytes { bytes in
                     (try? videoSender.write(
                         payload: bytes, marker: index == payloads.count - 1, rtpTimestamp: rtpTimestamp, now: now,
-                        transportSequence: nextTransportSequence(), into: connection.transmit)) ?? 0
+                        transportSequence: sequence, into: connection.transmit)) ?? 0
                 }
                 guard length > 0 else { continue }
+                if let sequence { congestion?.packetSent(sequence: SequenceNumber(sequence), bytes: length + Self.packetOverhead, at: now) }
                 connection.sendRTP(length: length)
                 statistics.videoPacketsSent += 1
                 statistics.bytesSent += length
@@ -284,12 +330,14 @@ public final class PublishPipeline: ClientConnectionDelegate {
             return
         }
         let rtpTimestamp = audioSender.rtpTimestamp(at: now)
+        let sequence = nextTransportSequence()
         let length = packet.withUnsafeBytes { bytes in
             (try? audioSender.write(
-                payload: bytes, marker: false, rtpTimestamp: rtpTimestamp, now: now, transportSequence: nextTransportSequence(),
+                payload: bytes, marker: false, rtpTimestamp: rtpTimestamp, now: now, transportSequence: sequence,
                 into: connection.transmit)) ?? 0
         }
         guard length > 0 else { return }
+        if let sequence { congestion?.packetSent(sequence: SequenceNumber(sequence), bytes: length + Self.packetOverhead, at: now) }
         connection.sendRTP(length: length)
         statistics.audioPacketsSent += 1
         statistics.bytesSent += length

@@ -2,9 +2,9 @@ import COpus
 
 /// A libopus encoder at 48 kHz for 20 ms frames (960 samples per channel), application VOIP.
 ///
-/// Bitrate is libopus's default (`OPUS_AUTO`; measured about 52 kbit/s mono and 101 kbit/s stereo
-/// for a 440 Hz tone in 20 ms frames): setting it needs `opus_encoder_ctl(enc, OPUS_SET_BITRATE(n))`, which is variadic and so
-/// not callable from Swift, and the COpus shim has no non-variadic wrapper for it.
+/// Bitrate starts at libopus's default (`OPUS_AUTO`; measured about 52 kbit/s mono and 101 kbit/s
+/// stereo for a 440 Hz tone in 20 ms frames); `setBitrate` and `setExpectedLoss` reach
+/// `opus_encoder_ctl`, which is variadic, through the COpus shim's fixed-signature wrappers.
 /// Not thread-safe and not `Sendable`: own it from one task or actor.
 public final class OpusEncoder {
     public static let sampleRate: Int32 = 48_000
@@ -29,6 +29,28 @@ public final class OpusEncoder {
     }
 
     deinit { opus_encoder_destroy(encoder) }
+
+    /// The encoder's target in bits per second (`OPUS_GET_BITRATE`).
+    public var bitrate: Int {
+        var value: Int32 = 0
+        return relais_opus_get_bitrate(encoder, &value) == OPUS_OK ? Int(value) : 0
+    }
+
+    /// Sets the target bitrate (`OPUS_SET_BITRATE`): 6 to 510 kbit/s, libopus's range.
+    public func setBitrate(_ bitsPerSecond: Int) throws(CodecError) {
+        guard (6_000...510_000).contains(bitsPerSecond) else { throw .invalidArgument("Opus bitrate \(bitsPerSecond) outside 6000...510000") }
+        let err = relais_opus_set_bitrate(encoder, Int32(bitsPerSecond))
+        guard err == OPUS_OK else { throw .opus("OPUS_SET_BITRATE", err) }
+    }
+
+    /// In-band FEC for the loss the receiver reports (`OPUS_SET_INBAND_FEC`, `OPUS_SET_PACKET_LOSS_PERC`):
+    /// at a percentage above zero the encoder spends bits on redundancy the decoder can recover from.
+    public func setExpectedLoss(percentage: Int) throws(CodecError) {
+        let clamped = Int32(min(max(percentage, 0), 100))
+        var err = relais_opus_set_inband_fec(encoder, clamped > 0 ? 1 : 0)
+        if err == OPUS_OK { err = relais_opus_set_packet_loss_percentage(encoder, clamped) }
+        guard err == OPUS_OK else { throw .opus("OPUS_SET_PACKET_LOSS_PERC", err) }
+    }
 
     /// Encodes one 20 ms frame: `pcm` holds 960 x channels interleaved samples.
     public func encode(pcm: [Int16]) throws(CodecError) -> [UInt8] {

@@ -38,6 +38,7 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import statistics
 import socket
 import subprocess
@@ -419,6 +420,8 @@ def uplink_figures(page, polls, times, schedule):
         return round(since - drop, 2) if since is not None else None
 
     good = [p for p in polls if "error" not in p and p.get("tracks")]
+    last = lambda series, t: next((value for when, value in reversed(series) if when <= t), None)
+    samples_at = [(at(s), s) for s in samples]
 
     def relay_loss(start, stop, kinds=("video", "audio")):
         """Lost / (received + lost) at the relay between the first poll after `start` and the last
@@ -443,6 +446,17 @@ def uplink_figures(page, polls, times, schedule):
         offered = dropped + last["link"]["packets"] - first["link"]["packets"]
         return {"dropped": dropped, "offered": offered, "fraction": round(dropped / offered, 5) if offered else None}
 
+    def page_delta(key, start, stop):
+        """How much a cumulative sample field grew from the last sample before `start` to the last before `stop`."""
+        first = last(samples_at, start)
+        final = last(samples_at, stop)
+        return final[key] - first[key] if first and final and final.get(key) is not None and first.get(key) is not None else None
+
+    def relay_delta(key, start, stop):
+        first = last([(p["wall"], p) for p in good], start)
+        final = last([(p["wall"], p) for p in good], stop)
+        return sum(track[key] or 0 for track in final["tracks"]) - sum(track[key] or 0 for track in first["tracks"]) if first and final else None
+
     pre = median_in(sent, drop - 5, drop)
     pre_estimate = median_in(estimates, drop - 5, drop)
     loss = relay_loss(drop + 2, restore)
@@ -466,6 +480,9 @@ def uplink_figures(page, polls, times, schedule):
         "relay_loss_first_2s": relay_loss(drop, drop + 2),
         "link_loss_after_adapt": link_loss(drop + 2, restore),
         "link_loss_first_2s": link_loss(drop, drop + 2),
+        # Repair in the first 2 s: what Chromium retransmitted, and the NACK packets the relay sent.
+        "retransmitted_bytes_first_2s": page_delta("retransmittedBytesSent", drop, drop + 2),
+        "relay_nacks_first_2s": relay_delta("nacks", drop, drop + 2),
         "recovery_s": first_at_least(sent, restore, 0.8 * pre) if pre else None,
         "recovery_to_2500k_s": first_at_least(sent, restore, 2_500_000),
         "estimate_recovery_s": first_at_least(estimates, restore, 0.8 * pre_estimate) if pre_estimate else None,
@@ -477,12 +494,11 @@ def uplink_figures(page, polls, times, schedule):
     feedback = [(p["wall"], p["congestionFeedback"]["feedbackPackets"]) for p in good if p.get("congestionFeedback")]
     feedback_rates = windowed(feedback)
     link_rates = windowed([(p["wall"], 8 * p["link"]["bytes"]) for p in polls if p.get("link")])
-    last = lambda series, t: next((value for when, value in reversed(series) if when <= t), None)
     kbps = lambda value: round(value / 1000) if value is not None else None
     series = []
     for step in range(int(2 * (end - connected)) + 1):
         t = connected + step / 2
-        sample = last([(at(s), s) for s in samples], t) or {}
+        sample = last(samples_at, t) or {}
         poll = last([(p["wall"], p) for p in good], t) or {}
         link = last([(p["wall"], p["link"]) for p in polls if p.get("link")], t) or {}
         tracks = poll.get("tracks", [])
@@ -570,11 +586,13 @@ def main():
             report = {"page": page, "session": session, "media": media_counters(args.server_bin)}
         elif args.scenario == "chromium-uplink":
             schedule = [float(seconds) for seconds in args.schedule.split(",")]
-            video = None
-            if os.environ.get("NOISE"):
-                video = os.path.join(tempfile.mkdtemp(prefix="relais-noise-"), "noise.y4m")
-                noise_video(video, int(os.environ["NOISE"]))
-            page, polls, times = chromium_uplink(args.server_bin, url, room, cart_token, schedule, video)
+            clips = tempfile.mkdtemp(prefix="relais-noise-")
+            video = os.path.join(clips, "noise.y4m")
+            try:
+                noise_video(video, amplitude=24)
+                page, polls, times = chromium_uplink(args.server_bin, url, room, cart_token, schedule, video)
+            finally:
+                shutil.rmtree(clips, ignore_errors=True)
             report = {"cart": {key: page.get(key) for key in ("errors", "connectedAt", "error")},
                       "media": media_counters(args.server_bin),
                       "publish_feedback": next((p["congestionFeedback"] for p in reversed(polls) if p.get("congestionFeedback")), None)}
