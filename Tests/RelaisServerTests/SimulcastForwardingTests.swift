@@ -2,6 +2,7 @@ import NIOCore
 @testable import RelaisServer
 import RelaisWire
 import ServerTestSupport
+import TestSupport
 import Testing
 
 /// Simulcast through the media loop (issue 15): a publisher sends three VP8 layers, each under an
@@ -183,5 +184,41 @@ import Testing
         // The layer's loss is repaired in the relay's receive statistics.
         let layer = try #require(harness.loop.roomStatistics("benchmark").transports.values.flatMap(\.published).first)
         #expect(layer.packetsLost == 0)
+    }
+}
+
+extension RepairStreamTests {
+    /// An authenticated publisher that sends nonsense on its RTX payload type and names layers at
+    /// random (short and padded RTX payloads, unknown RIDs, SSRCs that change every packet): nothing
+    /// traps, and what reaches the subscriber is one stream that never reuses an output sequence
+    /// number for different content.
+    @Test func hostileRepairAndLayerPacketsNeverTrapOrReuseAnIndex() throws {
+        let harness = try ForwardingHarness(subscribers: 1, simulcast: ["q", "h", "f"], rtx: true)
+        var random = SplitMix64(seed: 4588)
+        let rids = ["q", "h", "f", "x", ""]
+        var seen: [UInt16: [UInt8]] = [:]
+        for round in 0..<300 {
+            let rid = rids[Int(random.next() % UInt64(rids.count))]
+            let ssrc = UInt32(0xD0 + random.next() % 6)
+            let sequence = UInt16(truncatingIfNeeded: random.next() % 64)
+            if random.chance(0.5) {
+                let payload = random.bytes(Int(random.next() % 40))
+                harness.prepareRepairRTP(
+                    repairSSRC: ssrc, rid: rid, sequence: sequence, original: random.chance(0.8) ? UInt16(truncatingIfNeeded: random.next() % 64) : nil,
+                    payload: payload)
+            } else {
+                let keyframe = random.chance(0.3)
+                harness.prepareLayerRTP([(ssrc, random.chance(0.5) ? rid : nil, sequence, UInt32(round) * 3000, true,
+                                          SimulcastForwardingTests.vp8(pictureID: UInt16(round), tl0: UInt8(truncatingIfNeeded: round), keyframe: keyframe ? (640, 360) : nil))])
+            }
+            harness.feed(0) { envelope in
+                guard let packet = harness.firstSubscriberRTP(envelope) else { return }
+                if let earlier = seen[packet.sequenceNumber.rawValue] {
+                    #expect(earlier == packet.payload, "output \(packet.sequenceNumber.rawValue) carried two payloads")
+                }
+                seen[packet.sequenceNumber.rawValue] = packet.payload
+            }
+        }
+        #expect(harness.loop.roomStatistics("benchmark").transports.values.flatMap(\.published).first?.layers.count == 3)
     }
 }

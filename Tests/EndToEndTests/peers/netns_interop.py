@@ -334,7 +334,8 @@ def next_post(posts, accept, deadline):
 def chromium_uplink(server_bin, url, room, cart_token, schedule, video=None):
     """Chromium publishes from the cart namespace through 5, 1 and 5 Mbit/s (`schedule`: the seconds
     of each, from the publish connection's connecting). Returns the page's last report, the polls,
-    and the wall-clock times of the connection and of each change."""
+    the wall-clock times of the connection and of each change, and the relay's media counters (read
+    here: stopping the holder deletes the veth pair, 10.77.0.1 with it)."""
     before, low, after = schedule
     holder = cart_namespace()
     browser = None
@@ -356,7 +357,7 @@ def chromium_uplink(server_bin, url, room, cart_token, schedule, video=None):
         poller.start()
         page, latest = next_post(posts, lambda report: report.get("connectedAtWall"), time.monotonic() + 30)
         if page is None:
-            return {"error": "the publish connection did not connect within 30 s", "page": latest}, polls, times
+            return {"error": "the publish connection did not connect within 30 s", "page": latest}, polls, times, media_counters(server_bin)
         times["connected"] = page["connectedAtWall"] / 1000
         for name, at, rate in (("drop", before, "1mbit"), ("restore", before + low, "5mbit")):
             time.sleep(max(0.0, times["connected"] + at - time.time()))
@@ -364,9 +365,11 @@ def chromium_uplink(server_bin, url, room, cart_token, schedule, video=None):
             times[name] = time.time()
         page, latest = next_post(posts, lambda report: report.get("done"), time.monotonic() + after + 15)
         times["end"] = time.time()
+        stopping.set()
+        poller.join(timeout=5)
         if page is None:
-            return {"error": "the page did not finish", "page": latest}, polls, times
-        return page, polls, times
+            return {"error": "the page did not finish", "page": latest}, polls, times, media_counters(server_bin)
+        return page, polls, times, media_counters(server_bin)
     finally:
         stopping.set()
         if browser is not None:
@@ -399,7 +402,26 @@ def median_in(rates, start, end):
 
 
 def uplink_figures(page, polls, times, schedule):
-    """The figures of a chromium-uplink run; rates in bit/s, times in s."""
+    """The figures of a chromium-uplink run; rates in bit/s, times in s after the change they follow.
+    "Send rate": what Chromium's outbound-rtp streams sent (RTP headers, padding and payloads, video
+    and audio, retransmissions included) over the 1 s before each 250 ms sample; the link also
+    carries WIRE_OVERHEAD bytes a packet (`wire_…`).
+
+      under_capacity_after_s       from the drop until the send rate is under 1 Mbit/s and stays so
+                                   until the restore (None: it never stays)
+      first_under_capacity_s       from the drop until it is first under 1 Mbit/s
+      max_rate_after_adapt_bps, over_capacity_after_adapt_s
+                                   from 2 s after the drop to the restore: its highest, and how long
+                                   it was at or over 1 Mbit/s
+      loss_after_adapt             from 2 s after the drop to the restore, at the relay (admin API):
+                                   lost / (received + lost), net of the retransmissions that came
+      link_loss_after_adapt        the same stretch at the qdisc: dropped / offered
+      recovery_s                   from the restore until the send rate reaches 80% of its median
+                                   over the 5 s before the drop (pre_drop_bps); None: not in the run
+      recovery_to_2500k_s          ... until it reaches 2.5 Mbit/s
+      estimate_recovery_s          ... until availableOutgoingBitrate reaches 80% of its pre-drop median
+      series                       every 0.5 s from the connection: the page's and the relay's view
+    """
     samples = sorted((s for s in page.get("samples", []) if s.get("wall")), key=lambda s: s["wall"])
     at = lambda s: s["wall"] / 1000
     # What Chromium sends: RTP headers (with padding) and payloads of every outbound stream.
@@ -410,6 +432,11 @@ def uplink_figures(page, polls, times, schedule):
     estimates = [(at(s), s["availableOutgoingBitrate"]) for s in samples if s.get("availableOutgoingBitrate") is not None]
     connected, drop, restore = times["connected"], times["drop"], times["restore"]
     end = samples[-1]["wall"] / 1000 if samples else restore
+
+    def over_capacity(start, stop, capacity):
+        """How long the 1 s rate was at or over `capacity` between `start` and `stop` (sample to sample)."""
+        inside = [(t, rate) for t, rate in sent if start <= t <= stop]
+        return round(sum(b[0] - a[0] for a, b in zip(inside, inside[1:]) if a[1] >= capacity), 2)
 
     def under_after(rates, capacity):
         """Seconds from the drop until the rate is under `capacity` and stays there until the restore."""
@@ -427,23 +454,23 @@ def uplink_figures(page, polls, times, schedule):
         """Lost / (received + lost) at the relay between the first poll after `start` and the last
         before `stop` (its counts: RFC 3550's cumulative loss, net of retransmissions that came)."""
         first = next((p for p in good if p["wall"] >= start), None)
-        last = next((p for p in reversed(good) if p["wall"] <= stop), None)
-        if first is None or last is None or last["wall"] <= first["wall"]:
+        final = next((p for p in reversed(good) if p["wall"] <= stop), None)
+        if first is None or final is None or final["wall"] <= first["wall"]:
             return None
         total = lambda p, key: sum(track[key] or 0 for track in p["tracks"] if track["kind"] in kinds)
-        lost = total(last, "packetsLost") - total(first, "packetsLost")
-        received = total(last, "packets") - total(first, "packets")
+        lost = total(final, "packetsLost") - total(first, "packetsLost")
+        received = total(final, "packets") - total(first, "packets")
         return {"lost": lost, "received": received, "fraction": round(lost / (received + lost), 5) if received + lost > 0 else None}
 
     def link_loss(start, stop):
         """Packets the qdisc dropped / offered to it, between the same kind of polls."""
         linked = [p for p in polls if p.get("link")]
         first = next((p for p in linked if p["wall"] >= start), None)
-        last = next((p for p in reversed(linked) if p["wall"] <= stop), None)
-        if first is None or last is None:
+        final = next((p for p in reversed(linked) if p["wall"] <= stop), None)
+        if first is None or final is None:
             return None
-        dropped = last["link"]["dropped"] - first["link"]["dropped"]
-        offered = dropped + last["link"]["packets"] - first["link"]["packets"]
+        dropped = final["link"]["dropped"] - first["link"]["dropped"]
+        offered = dropped + final["link"]["packets"] - first["link"]["packets"]
         return {"dropped": dropped, "offered": offered, "fraction": round(dropped / offered, 5) if offered else None}
 
     def page_delta(key, start, stop):
@@ -453,6 +480,7 @@ def uplink_figures(page, polls, times, schedule):
         return final[key] - first[key] if first and final and final.get(key) is not None and first.get(key) is not None else None
 
     def relay_delta(key, start, stop):
+        """How much a counter of the cart's published tracks grew, polls as in `page_delta`."""
         first = last([(p["wall"], p) for p in good], start)
         final = last([(p["wall"], p) for p in good], stop)
         return sum(track[key] or 0 for track in final["tracks"]) - sum(track[key] or 0 for track in first["tracks"]) if first and final else None
@@ -470,10 +498,11 @@ def uplink_figures(page, polls, times, schedule):
         "pre_drop_bps": pre,
         "pre_drop_estimate_bps": pre_estimate,
         "under_capacity_after_s": under_after(sent, 1_000_000),
-        "under_capacity_after_s_wire": under_after(wire, 1_000_000),
+        "first_under_capacity_s": next((round(t - drop, 2) for t, rate in sent if drop <= t <= restore and rate < 1_000_000), None),
         "rate_at_1mbit_bps": median_in(sent, drop + 2, restore),
         "wire_rate_at_1mbit_bps": median_in(wire, drop + 2, restore),
         "max_rate_after_adapt_bps": max((rate for t, rate in sent if drop + 2 <= t <= restore), default=None),
+        "over_capacity_after_adapt_s": over_capacity(drop + 2, restore, 1_000_000),
         "loss_after_adapt": loss["fraction"] if loss else None,
         "relay_loss_after_adapt": loss,
         "relay_loss_after_adapt_video": relay_loss(drop + 2, restore, ("video",)),
@@ -536,7 +565,8 @@ def main():
     parser.add_argument("--duration", type=float, help="how long the cart publishes (default 20 s; chromium-simulcast: 25 s)")
     parser.add_argument("--phases", default="q,h,f,q",
                         help="chromium-simulcast: the layers the expert asks for in turn (auto: the relay's choice)")
-    parser.add_argument("--schedule", default="12,15,15",
+    # 20 s after the restore: Chromium took 6.5-12.7 s to climb back to 80% of its rate before the drop.
+    parser.add_argument("--schedule", default="12,15,20",
                         help="chromium-uplink: seconds at 5, 1 and 5 Mbit/s, from the publish connection's connecting")
     args = parser.parse_args()
     if args.scenario == "chromium-uplink":
@@ -590,11 +620,11 @@ def main():
             video = os.path.join(clips, "noise.y4m")
             try:
                 noise_video(video, amplitude=24)
-                page, polls, times = chromium_uplink(args.server_bin, url, room, cart_token, schedule, video)
+                page, polls, times, media = chromium_uplink(args.server_bin, url, room, cart_token, schedule, video)
             finally:
                 shutil.rmtree(clips, ignore_errors=True)
             report = {"cart": {key: page.get(key) for key in ("errors", "connectedAt", "error")},
-                      "media": media_counters(args.server_bin),
+                      "media": media,
                       "publish_feedback": next((p["congestionFeedback"] for p in reversed(polls) if p.get("congestionFeedback")), None)}
             report["cart"]["samples"] = len(page.get("samples", []))
             if "error" in page:
