@@ -46,6 +46,8 @@ public struct NackGenerator: Sendable {
         var extended: Int64
         var nextSendAt: UInt64
         var retries: Int
+        /// When the last NACK for it was sent (0 before the first).
+        var lastSentAt: UInt64 = 0
     }
 
     /// Missing packets in ascending extended sequence order (gaps are only ever appended past the
@@ -63,6 +65,10 @@ public struct NackGenerator: Sendable {
     public private(set) var givenUp = 0
     /// Forward jumps beyond `maxGap` that cleared the list.
     public private(set) var resets = 0
+    /// The NACK round trip: from a packet's only NACK to its arrival (Karn's rule: a packet asked
+    /// for twice gives no sample, the arrival could answer either), smoothed as RFC 6298 smooths
+    /// TCP's. A relay that sends its publisher no sender reports has no other round trip to it.
+    public private(set) var roundTrip: Duration?
 
     public init(configuration: Configuration = Configuration()) {
         precondition(configuration.maxEntries > 0 && configuration.maxRetries > 0, "NACK generator needs room and retries")
@@ -123,7 +129,12 @@ public struct NackGenerator: Sendable {
         }
         // Late or duplicate: clear its entry if we were waiting for it.
         if let index = index(of: extended) {
-            if entries[index].retries > 0 { recovered += 1 } else { reorderedBeforeNack += 1 }
+            let entry = entries[index]
+            if entry.retries > 0 { recovered += 1 } else { reorderedBeforeNack += 1 }
+            if entry.retries == 1, now.nanoseconds >= entry.lastSentAt {
+                let sample = Duration.nanoseconds(Int64(min(now.nanoseconds - entry.lastSentAt, 10_000_000_000)))
+                roundTrip = roundTrip.map { $0 * 7 / 8 + sample / 8 } ?? sample
+            }
             entries.remove(at: index)
         }
     }
@@ -146,6 +157,7 @@ public struct NackGenerator: Sendable {
                     continue
                 }
                 entry.retries += 1
+                entry.lastSentAt = now.nanoseconds
                 entry.nextSendAt = now.nanoseconds &+ interval
                 nacksSent += 1
                 lost.append(SequenceNumber(UInt16(truncatingIfNeeded: entry.extended)))

@@ -25,6 +25,24 @@ struct NackGeneratorTests {
         #expect(nack.missing.map(\.rawValue) == [5])
     }
 
+    /// The round trip comes from packets NACKed once and then received (Karn's rule: a packet asked
+    /// for twice gives no sample), smoothed by 1/8.
+    @Test func theNackRoundTripIsMeasuredFromSingleRequests() {
+        var nack = NackGenerator()
+        #expect(nack.roundTrip == nil)
+        for seq: UInt16 in [1, 3] { nack.received(SequenceNumber(seq), now: ms(0)) }
+        #expect(Self.due(&nack, at: ms(10)) == [2])
+        nack.received(SequenceNumber(2), now: ms(130))  // 120 ms after its only NACK
+        #expect(nack.roundTrip == .milliseconds(120))
+        nack.received(SequenceNumber(6), now: ms(200))  // 4 and 5 missing
+        #expect(Self.due(&nack, at: ms(210)) == [4, 5])
+        nack.received(SequenceNumber(4), now: ms(250))  // 40 ms: 120 x 7/8 + 40 / 8 = 110
+        #expect(nack.roundTrip == .milliseconds(110))
+        #expect(Self.due(&nack, at: ms(270)) == [5])  // asked again: 5 gives no sample
+        nack.received(SequenceNumber(5), now: ms(275))
+        #expect(nack.roundTrip == .milliseconds(110))
+    }
+
     @Test func gapsAcrossTheWrapAreInOrder() {
         var nack = NackGenerator()
         nack.received(SequenceNumber(65533), now: .zero)

@@ -331,7 +331,10 @@ extension MediaLoop {
                     if stream.keyframeThrottle.poll(now: now) { sendPLI(stream) }
                     guard stream.cache != nil, let ssrc = stream.ssrc else { continue }
                     publisher.lostScratch.removeAll(keepingCapacity: true)
-                    stream.nack.due(now: now, rtt: .milliseconds(50), into: &publisher.lostScratch)
+                    // The NACK round trip the stream measured (50 ms until it has one), plus a
+                    // margin for the retransmission's own queueing behind the publisher's uplink.
+                    let rtt = stream.nack.roundTrip.map { $0 * 5 / 4 } ?? .milliseconds(50)
+                    stream.nack.due(now: now, rtt: rtt, into: &publisher.lostScratch)
                     if !publisher.lostScratch.isEmpty { sendNACK(entry: entry, room: room, stream: stream, mediaSSRC: ssrc, lost: publisher.lostScratch) }
                 }
             }
