@@ -82,6 +82,7 @@ public struct AIMDRateControl: Sendable {
         case .underusing:
             break  // the queue drains: hold
         case .normal:
+            let before = target
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             if let mean = capacityMean, abs(Double(target) / 1000 - mean) < 3 * (capacityVariance * mean).squareRoot() {
                 // Near the last congestion: about one 1200-byte packet per response time a second.
@@ -90,8 +91,11 @@ public struct AIMDRateControl: Sendable {
             } else {
                 target = Int(Double(target) * pow108(seconds)) + 1_000
             }
-            // Never far above what actually arrives.
-            if let acknowledged { target = Swift.min(target, Int(Double(acknowledged) * 1.5) + 10_000) }
+            // Never grow far above what actually arrives (a probe may have set it higher: kept).
+            if let acknowledged {
+                let limit = Int(Double(acknowledged) * 1.5) + 10_000
+                if target > limit { target = Swift.max(before, limit) }
+            }
             target = Swift.min(Swift.max(target, minBitrate), maxBitrate)
         }
     }
@@ -117,6 +121,15 @@ public struct AIMDRateControl: Sendable {
         let normalized = (kbps - updated) * (kbps - updated) / Swift.max(updated, 1)
         capacityVariance = Swift.min(Swift.max(0.95 * capacityVariance + 0.05 * normalized, 0.4), 2.5)
         capacityMean = updated
+    }
+
+    /// A probe showed the path carries `bitrate`: the target starts from there (never lowered
+    /// here), and the capacity seen at earlier decreases no longer applies.
+    public mutating func raise(to bitrate: Int, now: Instant) {
+        guard bitrate > target else { return }
+        target = Swift.min(bitrate, maxBitrate)
+        capacityMean = nil
+        lastChange = now
     }
 
     /// Forgets the capacity (the network changed) so that the next increases are multiplicative.

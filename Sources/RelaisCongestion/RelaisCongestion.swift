@@ -10,6 +10,9 @@
 ///   receiver acknowledged on overuse, a multiplicative (far from the last congestion) or additive
 ///   (near it) increase otherwise.
 /// - `AcknowledgedBitrate` measures what the receiver got, the base of every decrease.
+/// - `ProbeController` and `ProbeBitrateEstimator` find capacity the 8%-a-second increase would
+///   take long to reach (after start-up, or when a link recovers): a 40 ms cluster at twice the
+///   estimate (media plus padding), its arrival rate from the feedback, the estimate raised to it.
 /// - `SendSideBandwidthEstimator` ties them together with the loss-based bound (a loss above 10%
 ///   lowers the target; under 2% it does not constrain) and a send history.
 ///

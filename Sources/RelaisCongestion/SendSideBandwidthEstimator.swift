@@ -19,6 +19,8 @@ public struct SendSideBandwidthEstimator: Sendable {
     private var detector = DelayBasedDetector()
     private var rate: AIMDRateControl
     private var acknowledged = AcknowledgedBitrate()
+    private var probes = ProbeController()
+    private var probeMeasurement = ProbeBitrateEstimator()
     /// The loss-based bound (draft-ietf-rmcat-gcc-02 §6): lowered when over 10% is lost, released
     /// when under 2% is.
     private var lossBound: Int
@@ -40,6 +42,8 @@ public struct SendSideBandwidthEstimator: Sendable {
         var sendMicros: Int64 = 0
         var bytes = 0
         var reported = false
+        /// The probe cluster the packet belongs to, 0 for none.
+        var cluster = 0
     }
 
     /// Feedback packets taken in, packets they reported, and reports about packets not in the history.
@@ -59,12 +63,27 @@ public struct SendSideBandwidthEstimator: Sendable {
     public var targetBitrate: Int { max(min(rate.target, lossBound), configuration.minBitrate) }
     public var usage: DelayBasedDetector.Usage { detector.usage }
     public var acknowledgedBitrate: Int? { acknowledged.bitsPerSecond }
+    /// Probe clusters asked for, and those that found more than the estimate.
+    public var probeClusters: Int { probes.clustersSent }
+    public var successfulProbes: Int { probes.successes }
 
-    /// A packet left with transport-wide sequence number `sequence`, `bytes` long on the wire.
-    public mutating func packetSent(sequence: SequenceNumber, bytes: Int, at now: Instant) {
+    /// A packet left with transport-wide sequence number `sequence`, `bytes` long on the wire;
+    /// `probeCluster` is the id of the probe cluster it was sent for, if any.
+    public mutating func packetSent(sequence: SequenceNumber, bytes: Int, at now: Instant, probeCluster: Int? = nil) {
         let extended = sentUnwrapper.unwrap(sequence)
         sent[Int(extended % Int64(Self.historySize))] = SentPacket(
-            sequence: extended, sendMicros: Int64(now.nanoseconds / 1000), bytes: bytes, reported: false)
+            sequence: extended, sendMicros: Int64(now.nanoseconds / 1000), bytes: bytes, reported: false, cluster: probeCluster ?? 0)
+    }
+
+    /// A probe cluster to send now (padding at its bitrate, marked with its id in `packetSent`),
+    /// when the estimate is under the ceiling and it is time to look for more (`ProbeController`).
+    public mutating func probeToSend(now: Instant) -> ProbeCluster? {
+        let congested = detector.usage == .overusing || lossFraction > 0.1
+        guard let cluster = probes.nextCluster(estimate: targetBitrate, ceiling: configuration.maxBitrate, congested: congested, now: now) else {
+            return nil
+        }
+        probeMeasurement.started(cluster)
+        return cluster
     }
 
     /// Transport-wide feedback from the receiver (RTPFB FMT 15) arrived at `now`: the detector
@@ -95,6 +114,14 @@ public struct SendSideBandwidthEstimator: Sendable {
                 receivedSinceEvaluation += 1
             }
             acknowledged.add(arrivalMicros: arrival, bytes: entry.bytes)
+            if first, entry.cluster != 0,
+               let (id, result) = probeMeasurement.packetReceived(cluster: entry.cluster, sendMicros: entry.sendMicros, arrivalMicros: arrival, bytes: entry.bytes) {
+                let estimate = targetBitrate
+                if probes.probeCompleted(id: id, result: result, estimate: estimate, ceiling: configuration.maxBitrate), let result {
+                    // The path carried more than the estimate: start from what it carried.
+                    rate.raise(to: result, now: now)
+                }
+            }
             if detector.packet(sendMicros: entry.sendMicros, arrivalMicros: arrival) { sawGroup = true }
         }
         if sawGroup || detector.usage == .overusing {
