@@ -133,4 +133,42 @@ struct RTPStreamSenderTests {
         #expect(sr.rtpTimestamp == 9000 + 9000)  // 100 ms later at 90 kHz
         #expect(sr.ntpTimestamp == 42)
     }
+
+    /// Fixed extensions (mid, RID) ride in every packet beside the transport-wide number, and the
+    /// header length accounts for them; a padding-only packet is all padding, its last byte the
+    /// count, and does not enter the retransmission history.
+    @Test func fixedExtensionsAndPaddingOnlyPackets() throws {
+        var configuration = RTPStreamSender.Configuration(
+            ssrc: SSRC(7), payloadType: PayloadType(97), clockRate: 90_000, transportWideSequenceID: 4,
+            fixedExtensions: [.init(id: 1, value: "0"), .init(id: 6, value: "q")])
+        configuration.historyCapacity = 8
+        var sender = RTPStreamSender(configuration: configuration, initialSequenceNumber: SequenceNumber(10), timestampOffset: 0)
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        let media = try buffer.withUnsafeMutableBytes { out in
+            try [UInt8](repeating: 0xAB, count: 100).withUnsafeBytes { payload in
+                try sender.write(payload: payload, marker: true, rtpTimestamp: 3000, now: Instant(nanoseconds: 1), transportSequence: 77, into: out)
+            }
+        }
+        #expect(media == sender.headerLength + 100)
+        try buffer.withUnsafeBytes { bytes in
+            let view = try RTPPacketView(parsing: UnsafeRawBufferPointer(rebasing: bytes[0..<media]))
+            #expect(view.extensionValue(id: 1).map { Array($0) } == Array("0".utf8))
+            #expect(view.extensionValue(id: 6).map { Array($0) } == Array("q".utf8))
+            #expect(view.extensionValue(id: 4).map { Array($0) } == [0, 77])
+            #expect(view.payloadLength == 100)
+        }
+        let padding = try buffer.withUnsafeMutableBytes { out in
+            try sender.writePadding(paddingBytes: 255, rtpTimestamp: 3000, now: Instant(nanoseconds: 2), transportSequence: 78, into: out)
+        }
+        #expect(padding == sender.headerLength + 255)
+        try buffer.withUnsafeBytes { bytes in
+            let view = try RTPPacketView(parsing: UnsafeRawBufferPointer(rebasing: bytes[0..<padding]))
+            #expect(view.payloadLength == 0 && view.paddingLength == 255)
+            #expect(view.sequenceNumber == SequenceNumber(11))
+            #expect(view.extensionValue(id: 4).map { Array($0) } == [0, 78])
+        }
+        #expect(sender.nextSequenceNumber == SequenceNumber(12))
+        #expect(sender.history.packet(sequenceNumber: SequenceNumber(10), now: Instant(nanoseconds: 3)) != nil)
+        #expect(sender.history.packet(sequenceNumber: SequenceNumber(11), now: Instant(nanoseconds: 3)) == nil)
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import Testing
 @testable import RelaisMedia
@@ -43,6 +44,75 @@ import Testing
         // Frame 11's moving area is frame 10's shifted left by 4 px.
         let row = 200 * 320
         #expect(Array(a.y[(row + 4)..<(row + 320)]) == Array(b.y[row..<(row + 316)]))
+    }
+
+    @Test(arguments: sizes)
+    func noisyPatternKeepsTheBandAndNoisesTheMovingArea(width: Int, height: Int) throws {
+        let plain = TestPattern(width: width, height: height)
+        let noisy = TestPattern(width: width, height: height, noise: true)
+        #expect(noisy.noise && !plain.noise)
+        let band = min(plain.layout.bandHeight, height) * width
+        var previous: I420Frame?
+        for n in UInt64(0)..<4 {
+            let a = plain.render(frame: n, captureMicros: n * 7)
+            let b = noisy.render(frame: n, captureMicros: n * 7)
+            #expect(TestPattern.read(b)?.frame == n)
+            // The band and the chroma are untouched; below the band every pixel is within ±24 of
+            // the plain picture, and on average about 12 away.
+            #expect(a.y[..<band] == b.y[..<band])
+            #expect(a.u == b.u && a.v == b.v)
+            var total = 0, worst = 0
+            for i in band..<a.y.count {
+                let d = abs(Int(a.y[i]) - Int(b.y[i]))
+                total += d
+                worst = max(worst, d)
+            }
+            let mean = Double(total) / Double(a.y.count - band)
+            #expect(worst <= TestPattern.noiseAmplitude)
+            #expect(mean > 10 && mean < 14, "mean deviation \(mean)")
+            // Deterministic, and render(into:) agrees.
+            #expect(noisy.render(frame: n, captureMicros: n * 7) == b)
+            var reused = previous ?? I420Frame(width: width, height: height)
+            noisy.render(into: &reused, frame: n, captureMicros: n * 7)
+            #expect(reused == b)
+            previous = b
+        }
+    }
+
+    /// The noise is fresh every frame: the next frame's moving area is not this one's shifted by
+    /// the pattern's motion (which would let the encoder predict it).
+    @Test func noiseChangesEveryFrame() {
+        let noisy = TestPattern(width: 320, height: 240, noise: true)
+        let a = noisy.render(frame: 10, captureMicros: 0)
+        let b = noisy.render(frame: 11, captureMicros: 0)
+        var same = 0, shiftedSame = 0, count = 0
+        for row in 120..<240 {
+            for x in 0..<300 {
+                count += 1
+                if a.y[row * 320 + x] == b.y[row * 320 + x] { same += 1 }
+                if a.y[row * 320 + x + 4] == b.y[row * 320 + x] { shiftedSame += 1 }
+            }
+        }
+        // Independent uniform noise of 49 values: about 2% equal by chance.
+        #expect(Double(same) / Double(count) < 0.06)
+        #expect(Double(shiftedSame) / Double(count) < 0.06)
+    }
+
+    @Test func noisyRenderingIsFast() {
+        let noisy = TestPattern(width: 1280, height: 720, noise: true)
+        let plain = TestPattern(width: 1280, height: 720)
+        var frame = I420Frame(width: 1280, height: 720)
+        func time(_ pattern: TestPattern) -> Double {
+            let clock = ContinuousClock()
+            let start = clock.now
+            for n in UInt64(0)..<30 { pattern.render(into: &frame, frame: n, captureMicros: n) }
+            let elapsed = clock.now - start
+            return Double(elapsed.components.seconds) * 1000 / 30 + Double(elapsed.components.attoseconds) / 1e15 / 30
+        }
+        let plainMs = time(plain), noisyMs = time(noisy)
+        print("TestPattern 1280x720 render: plain \(String(format: "%.2f", plainMs)) ms, noisy \(String(format: "%.2f", noisyMs)) ms per frame")
+        // Generous even for a debug build on a slow machine: 30 fps needs well under 33 ms.
+        #expect(noisyMs < 30, "\(noisyMs) ms per noisy 1280x720 frame")
     }
 
     @Test func framesWithoutAPatternReadAsNil() {

@@ -21,6 +21,9 @@ public struct RTPStreamSender: Sendable {
         public var absSendTimeID: UInt8?
         /// Negotiated one-byte extension id (1...14) of transport-wide sequence numbers, or nil.
         public var transportWideSequenceID: UInt8?
+        /// Fixed-value extensions written in every packet (mid, RID, repaired RID: RFC 8843, 8852),
+        /// one-byte form: ids 1...14, values 1...16 bytes.
+        public var fixedExtensions: [FixedExtension]
         /// Packets kept for retransmission.
         public var historyCapacity: Int
         /// Packets older than this are not retransmitted (too late to be decoded anyway).
@@ -28,8 +31,10 @@ public struct RTPStreamSender: Sendable {
 
         public init(
             ssrc: SSRC, payloadType: PayloadType, clockRate: UInt32, absSendTimeID: UInt8? = nil,
-            transportWideSequenceID: UInt8? = nil, historyCapacity: Int = 512, historyMaxAge: Duration = .seconds(1)
+            transportWideSequenceID: UInt8? = nil, fixedExtensions: [FixedExtension] = [], historyCapacity: Int = 512,
+            historyMaxAge: Duration = .seconds(1)
         ) {
+            self.fixedExtensions = fixedExtensions
             self.ssrc = ssrc
             self.payloadType = payloadType
             self.clockRate = clockRate
@@ -37,6 +42,17 @@ public struct RTPStreamSender: Sendable {
             self.transportWideSequenceID = transportWideSequenceID
             self.historyCapacity = historyCapacity
             self.historyMaxAge = historyMaxAge
+        }
+    }
+
+    /// A header extension whose value never changes for the stream (an SDES item such as the mid).
+    public struct FixedExtension: Sendable, Equatable {
+        public var id: UInt8
+        public var value: [UInt8]
+
+        public init(id: UInt8, value: String) {
+            self.id = id
+            self.value = Array(value.utf8)
         }
     }
 
@@ -55,8 +71,11 @@ public struct RTPStreamSender: Sendable {
 
     /// With explicit initial values (tests, reproducible runs).
     public init(configuration: Configuration, initialSequenceNumber: SequenceNumber, timestampOffset: UInt32) {
-        for id in [configuration.absSendTimeID, configuration.transportWideSequenceID].compactMap({ $0 }) {
+        for id in [configuration.absSendTimeID, configuration.transportWideSequenceID].compactMap({ $0 }) + configuration.fixedExtensions.map(\.id) {
             precondition((1...14).contains(id), "one-byte header extension ids are 1...14")
+        }
+        for fixed in configuration.fixedExtensions {
+            precondition((1...16).contains(fixed.value.count), "one-byte header extension values are 1...16 bytes")
         }
         self.configuration = configuration
         self.nextSequenceNumber = initialSequenceNumber
@@ -91,6 +110,7 @@ public struct RTPStreamSender: Sendable {
     public var headerLength: Int {
         let elements =
             (configuration.absSendTimeID != nil ? 4 : 0) + (configuration.transportWideSequenceID != nil ? 3 : 0)
+            + configuration.fixedExtensions.reduce(0) { $0 + 1 + $1.value.count }
         return RTPPacketView.fixedHeaderLength + (elements == 0 ? 0 : 4 + (elements + 3) / 4 * 4)
     }
 
@@ -108,8 +128,42 @@ public struct RTPStreamSender: Sendable {
     ) throws(BufferTooSmall) -> Int {
         let sequence = nextSequenceNumber
         var writer = ByteWriter(buffer)
+        try writeHeader(into: &writer, padding: false, marker: marker, rtpTimestamp: rtpTimestamp, now: now, transportSequence: transportSequence)
+        try writer.write(bytes: payload)
+        nextSequenceNumber = sequence.advanced(by: 1)
+        packetCount &+= 1
+        octetCount &+= UInt32(truncatingIfNeeded: payload.count)
+        lastTimestamp = (rtpTimestamp, now)
+        let written = UnsafeRawBufferPointer(rebasing: buffer[0..<writer.position])
+        history.store(written, sequenceNumber: sequence, sentAt: now)
+        return writer.position
+    }
+
+    /// Writes a padding-only packet (RFC 3550 §5.1: P set, the payload all padding, its last byte
+    /// the count) of `paddingBytes` (1...255) after the header: what a sender probes the path with
+    /// on its RTX stream (RFC 4588 §4). Not kept for retransmission; counted as a packet, not as
+    /// payload octets.
+    public mutating func writePadding(
+        paddingBytes: Int, rtpTimestamp: UInt32, now: Instant, transportSequence: UInt16? = nil,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) throws(BufferTooSmall) -> Int {
+        let count = min(max(paddingBytes, 1), 255)
+        var writer = ByteWriter(buffer)
+        try writeHeader(into: &writer, padding: true, marker: false, rtpTimestamp: rtpTimestamp, now: now, transportSequence: transportSequence)
+        try writer.writeZeros(count - 1)
+        try writer.write(UInt8(count))
+        nextSequenceNumber = nextSequenceNumber.advanced(by: 1)
+        packetCount &+= 1
+        return writer.position
+    }
+
+    private func writeHeader(
+        into writer: inout ByteWriter, padding: Bool, marker: Bool, rtpTimestamp: UInt32, now: Instant, transportSequence: UInt16?
+    ) throws(BufferTooSmall) {
+        let sequence = nextSequenceNumber
         let hasExtensions = configuration.absSendTimeID != nil || configuration.transportWideSequenceID != nil
-        try writer.write(UInt8(hasExtensions ? 0x90 : 0x80))  // V = 2, X
+            || !configuration.fixedExtensions.isEmpty
+        try writer.write(UInt8(0x80) | (padding ? 0x20 : 0) | (hasExtensions ? 0x10 : 0))  // V = 2, P, X
         try writer.write((marker ? 0x80 : 0) | configuration.payloadType.rawValue)
         try writer.write(sequence.rawValue)
         try writer.write(rtpTimestamp)
@@ -127,19 +181,15 @@ public struct RTPStreamSender: Sendable {
                 try writer.write(id << 4 | 1)
                 try writer.write(transportSequence ?? 0)
             }
+            for fixed in configuration.fixedExtensions {
+                try writer.write(fixed.id << 4 | UInt8(fixed.value.count - 1))
+                try writer.write(bytes: fixed.value)
+            }
             let elements = writer.position - start - 4
             let words = (elements + 3) / 4
             try writer.writeZeros(words * 4 - elements)
             writer.patch(UInt16(words), at: start + 2)
         }
-        try writer.write(bytes: payload)
-        nextSequenceNumber = sequence.advanced(by: 1)
-        packetCount &+= 1
-        octetCount &+= UInt32(truncatingIfNeeded: payload.count)
-        lastTimestamp = (rtpTimestamp, now)
-        let written = UnsafeRawBufferPointer(rebasing: buffer[0..<writer.position])
-        history.store(written, sequenceNumber: sequence, sentAt: now)
-        return writer.position
     }
 
     /// `write` into a new array.

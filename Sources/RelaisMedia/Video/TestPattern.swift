@@ -12,6 +12,12 @@
 ///   height. Edges on multiples of 4/8 keep every cell flat inside VP8's 4x4 transform blocks.
 /// - Below the band a diagonal luma sawtooth with bars and coloured chroma bars translates 4 px
 ///   (2 chroma px) left per frame, so an encoder produces genuine motion-compensated inter frames.
+/// - With ``noise``, fresh pseudo-random luma noise (uniform, ±24 levels) covers the moving area
+///   of every frame, a picture hard enough that VP8's CBR rate control spends any realistic
+///   target bitrate (an encoder that is not application-limited, for congestion control tests).
+///   The band stays noise-free, so the counter still reads back after compression. Each row takes
+///   a window of a precomputed noise table at an offset hashed from the frame number and the row,
+///   so rows and frames never repeat one another in a way motion search could exploit.
 ///
 /// Reading averages the centre half of each cell, thresholds at 127.5, checks the marker and the
 /// CRC, and if the CRC fails retries once with the least certain bit flipped. A frame that does not
@@ -19,6 +25,8 @@
 public struct TestPattern: Sendable {
     public let width: Int
     public let height: Int
+    /// Whether the moving area carries per-frame luma noise.
+    public let noise: Bool
 
     /// Start marker + 64 + 64 payload bits + 16 CRC bits.
     public static let bitCount = 8 + 64 + 64 + 16
@@ -29,24 +37,52 @@ public struct TestPattern: Sendable {
     /// Luma pixels the moving area shifts per frame (even, so chroma moves a whole pixel too).
     static let shiftPerFrame = 4
     static let lumaPeriod = 256
+    /// Noise amplitude in luma levels: the noise is uniform in -amplitude...amplitude.
+    static let noiseAmplitude = 24
+    /// Distinct row offsets into the noise table (a power of two).
+    static let noisePeriod = 1 << 15
 
     let layout: Layout
     private let baseY: [UInt8]
     private let baseU: [UInt8]
     private let baseV: [UInt8]
+    /// With noise: `baseY` minus the amplitude (16...199), and the noise table biased by the
+    /// amplitude (0...48), so that a pixel is their sum (16...247) and eight pixels add as one
+    /// UInt64 without carries between bytes. Both empty without noise.
+    private let lowBaseY: [UInt8]
+    private let noiseTable: [UInt8]
 
     /// A pattern for frames of this size. Sizes below 160x120 are accepted but not guaranteed to
     /// survive compression (the band gets small); sizes below 16x16 are clamped up.
-    public init(width: Int, height: Int) {
+    /// - Parameter noise: fresh luma noise in the moving area of every frame (see the type's
+    ///   documentation); the band is never noisy.
+    public init(width: Int, height: Int, noise: Bool = false) {
         self.width = max(16, width)
         self.height = max(16, height)
+        self.noise = noise
         self.layout = Layout(width: self.width, height: self.height)
         let period = Self.lumaPeriod
-        baseY = (0..<(self.width + period)).map { i in
+        let baseY = (0..<(self.width + period)).map { i in
             // Sawtooth 40...199 plus 32-px bars of +24: smooth areas and sharp edges to track.
             let saw = 40 + (i % period) * 160 / period
             let bar = ((i / 32) % 2) * 24
             return UInt8(saw + bar)
+        }
+        self.baseY = baseY
+        if noise {
+            let amplitude = UInt8(Self.noiseAmplitude)
+            lowBaseY = baseY.map { $0 - amplitude }
+            var state: UInt32 = 0x9E37_79B9
+            noiseTable = (0..<(Self.noisePeriod + self.width)).map { _ in
+                // xorshift32; the high bits are the better ones.
+                state ^= state << 13
+                state ^= state >> 17
+                state ^= state << 5
+                return UInt8((UInt64(state) * UInt64(2 * Self.noiseAmplitude + 1)) >> 32)
+            }
+        } else {
+            lowBaseY = []
+            noiseTable = []
         }
         let cw = (self.width + 1) / 2, cperiod = period / 2
         baseU = (0..<(cw + cperiod)).map { (i: Int) -> UInt8 in UInt8(80 + ((i / 16) % 4) * 32) }
@@ -89,18 +125,61 @@ public struct TestPattern: Sendable {
                         UnsafeMutableBufferPointer(rebasing: line[(col * cell)..<(col * cell + cell)]).update(repeating: level)
                     }
                 }
-                // Moving area: each row is a shifted window of the base row.
-                for row in bandHeight..<h {
-                    let start = (shift + (row - bandHeight) / 2) % Self.lumaPeriod
-                    let dst = y.baseAddress! + row * w
-                    dst.update(from: base.baseAddress! + start, count: w)
+                // Moving area: each row is a shifted window of the base row (with noise: below).
+                if !noise {
+                    for row in bandHeight..<h {
+                        let start = (shift + (row - bandHeight) / 2) % Self.lumaPeriod
+                        let dst = y.baseAddress! + row * w
+                        dst.update(from: base.baseAddress! + start, count: w)
+                    }
                 }
             }
+        }
+        if noise {
+            renderNoisyArea(into: &out.y, frame: frame, bandHeight: bandHeight, shift: shift)
         }
         let chromaBand = min(ch, (bandHeight + 1) / 2)
         let cshift = shift / 2
         Self.fillChroma(&out.u, base: baseU, width: cw, height: ch, band: chromaBand, shift: cshift)
         Self.fillChroma(&out.v, base: baseV, width: cw, height: ch, band: chromaBand, shift: cshift)
+    }
+
+    /// The moving area with noise: each row is the shifted window of `lowBaseY` plus a window of
+    /// the noise table, added eight bytes at a time (no byte overflows: 199 + 48 < 256).
+    private func renderNoisyArea(into plane: inout [UInt8], frame: UInt64, bandHeight: Int, shift: Int) {
+        let w = width
+        let frameSeed = (frame &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        lowBaseY.withUnsafeBytes { base in
+            noiseTable.withUnsafeBytes { table in
+                plane.withUnsafeMutableBytes { y in
+                    for row in bandHeight..<height {
+                        let start = (shift + (row - bandHeight) / 2) % Self.lumaPeriod
+                        // SplitMix64's finaliser over (frame, row): an unrelated offset per row and frame.
+                        var z = frameSeed ^ (UInt64(row) &* 0xBF58_476D_1CE4_E5B9)
+                        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                        z ^= z >> 31
+                        let noiseStart = Int(truncatingIfNeeded: z) & (Self.noisePeriod - 1)
+                        let src = base.baseAddress! + start
+                        let add = table.baseAddress! + noiseStart
+                        let dst = y.baseAddress! + row * w
+                        var x = 0
+                        while x + 8 <= w {
+                            let sum = src.loadUnaligned(fromByteOffset: x, as: UInt64.self)
+                                &+ add.loadUnaligned(fromByteOffset: x, as: UInt64.self)
+                            dst.storeBytes(of: sum, toByteOffset: x, as: UInt64.self)
+                            x += 8
+                        }
+                        while x < w {
+                            dst.storeBytes(
+                                of: src.load(fromByteOffset: x, as: UInt8.self) &+ add.load(fromByteOffset: x, as: UInt8.self),
+                                toByteOffset: x, as: UInt8.self)
+                            x += 1
+                        }
+                    }
+                }
+            }
+        }
     }
 
     private static func fillChroma(_ plane: inout [UInt8], base: [UInt8], width: Int, height: Int, band: Int, shift: Int) {
