@@ -320,17 +320,17 @@ public final class ClientSession: @unchecked Sendable {
         let bound = try await ClientConnection.bind(host: options.mediaHost, eventLoop: eventLoop).get()
         let fingerprint = certificate.fingerprintSHA256
         let credentials = ICECredentials.random()
-        let (local, videoSSRC, audioSSRC, pipeline) = try await eventLoop.submit { () throws -> (ClientNegotiation.Local, UInt32?, UInt32?, NIOLoopBound<PublishPipeline>) in
+        let (local, video, audioSSRC, pipeline) = try await eventLoop.submit { () throws -> (ClientNegotiation.Local, ClientNegotiation.VideoOffer?, UInt32?, NIOLoopBound<PublishPipeline>) in
             let connection = bound.value
             let pipeline = try PublishPipeline(connection: connection, source: source)
             let local = ClientNegotiation.Local(credentials: credentials, fingerprint: fingerprint, address: connection.localAddress)
-            return (local, source.video != nil ? pipeline.videoSSRC : nil, source.audio != nil ? pipeline.audioSSRC : nil,
+            return (local, pipeline.videoOffer, source.audio != nil ? pipeline.audioSSRC : nil,
                     NIOLoopBound(pipeline, eventLoop: connection.eventLoop))
         }.get()
         publishConnection = bound
         publishPipeline = pipeline
         publishLocal = local
-        let offer = ClientNegotiation.publishOffer(local: local, videoSSRC: videoSSRC, audioSSRC: audioSSRC, stream: "relais-client")
+        let offer = ClientNegotiation.publishOffer(local: local, video: video, audioSSRC: audioSSRC, stream: "relais-client")
         signaling?.send(.offer(SessionDescriptionBody(requestId: "publish", target: .publish, sdp: offer)))
     }
 
@@ -340,9 +340,12 @@ public final class ClientSession: @unchecked Sendable {
             let (answer, remote) = try ClientNegotiation.remoteTransport(sdp)
             let transport = try makeTransport(local: local, remote: remote)
             let transportWide = ClientNegotiation.answersTransportWideCC(answer)
+            let layers = ClientNegotiation.answeredSimulcastLayers(answer)
+            let repair = ClientNegotiation.answersRepair(answer)
             let pipeline = publishPipeline
             try await eventLoop.submit {
-                if transportWide { pipeline?.value.stampTransportWideSequence(id: ClientNegotiation.transportWideCCExtensionID) }
+                pipeline?.value.applyAnswer(
+                    transportWideID: transportWide ? ClientNegotiation.transportWideCCExtensionID : nil, simulcastLayers: layers, repair: repair)
                 bound.value.start(transport: transport.value, remoteCandidates: remote.candidates)
             }.get()
         } catch {

@@ -38,6 +38,8 @@ struct Join: AsyncParsableCommand {
     @Option(help: "Video height of the test pattern.") var height = 720
     @Option(help: "Video frames per second.") var fps = 30
     @Option(help: "Video bitrate, kbit/s.") var bitrate = 2500
+    @Flag(help: "Publish the pattern as three simulcast layers (1/4, 1/2, full size; VP8 with three temporal layers each), as a browser does.") var simulcast = false
+    @Flag(help: "Add noise to the test pattern, so the encoder fills its bitrate as a real camera does (congestion tests).") var noisyPattern = false
     @Option(help: "Replay this IVF (VP8) file instead of encoding the test pattern.") var ivf: String?
     @Option(help: "Replay this Ogg Opus file instead of encoding a tone.") var ogg: String?
     @Flag(help: "Publish no video.") var noVideo = false
@@ -105,7 +107,7 @@ struct Join: AsyncParsableCommand {
                 var reader = try OggOpusReader(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: ogg))))
                 audio = .packets(try reader.readAll().map(\.data))
             }
-            options.publish = PublishSource(video: video, audio: audio)
+            options.publish = PublishSource(video: video, audio: audio, simulcast: simulcast && ivf == nil, noise: noisyPattern)
         }
 
         let session = try ClientSession(options: options, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger)
@@ -198,6 +200,12 @@ struct Join: AsyncParsableCommand {
         var lines = ["participant \(report.participantId ?? "?") (\(report.role ?? "?")), joined in \(Int(report.joinMilliseconds ?? 0)) ms, \(String(format: "%.1f", report.durationSeconds)) s"]
         if let publish = report.publish {
             lines.append("  sent: \(publish.videoFramesSent) video frames (\(publish.videoKeyframesSent) key), \(publish.audioPacketsSent) audio packets, \(publish.retransmissions) retransmissions, encode \(String(format: "%.1f", publish.meanEncodeMilliseconds)) ms/frame")
+            if let estimate = publish.estimateKbps {
+                lines.append("  congestion: estimate \(estimate) kbit/s, video target \(publish.videoTargetKbps ?? 0) kbit/s, sent \(publish.sentKbps) kbit/s, \(publish.transportFeedbackReceived) feedback, loss \(String(format: "%.1f", (publish.feedbackLoss ?? 0) * 100))%, probes \(publish.successfulProbes)/\(publish.probeClusters)")
+            }
+            for layer in publish.layers {
+                lines.append("  layer \(layer.rid ?? "-") \(layer.width)x\(layer.height): \(layer.active ? "active" : "paused"), target \(layer.targetKbps) kbit/s, sent \(layer.sentKbps) kbit/s, \(layer.framesSent) frames")
+            }
         }
         for track in report.tracks {
             let s = track.stream

@@ -41,6 +41,37 @@ import Testing
         #expect(!ClientNegotiation.answersTransportWideCC(try SessionDescription(parsing: otherID)))
     }
 
+    /// Simulcast as a browser offers it: RTX, the RID and repaired-RID extensions, `a=rid … send`
+    /// for q, h, f and `a=simulcast:send q;h;f`, no SSRC lines; a single stream with RTX announces
+    /// its FID group. The answer's accepted layers and RTX are read back.
+    @Test func simulcastOfferWithRepairAndItsAnswer() throws {
+        let text = ClientNegotiation.publishOffer(
+            local: local, video: .init(ssrc: 1, repairSSRC: 2, rids: ["q", "h", "f"]), audioSSRC: 5678, stream: "s")
+        let sdp = try SessionDescription(parsing: text)
+        let video = sdp.media[0]
+        #expect(try video.codecs().map(\.name) == ["VP8", "rtx"])
+        #expect(video.attributeValues("rid") == ["q send", "h send", "f send"])
+        #expect(video.attribute("simulcast") == "send q;h;f")
+        #expect(try video.announcedSSRCs().isEmpty)
+        let uris = try video.extensionMaps().map(\.uri)
+        #expect(uris.contains(RTPExtensionURI.rid) && uris.contains(RTPExtensionURI.repairedRid) && uris.contains(RTPExtensionURI.mid))
+
+        let single = try SessionDescription(parsing: ClientNegotiation.publishOffer(
+            local: local, video: .init(ssrc: 1, repairSSRC: 2), audioSSRC: nil, stream: "s"))
+        #expect(single.media[0].attribute("ssrc-group") == "FID 1 2")
+        #expect(try single.media[0].announcedSSRCs().sorted() == [1, 2])
+
+        // An answer accepting two of the layers, and RTX.
+        let answer = text.replacingOccurrences(of: "a=simulcast:send q;h;f", with: "a=simulcast:recv q;f")
+        #expect(ClientNegotiation.answeredSimulcastLayers(try SessionDescription(parsing: answer)) == ["q", "f"])
+        #expect(ClientNegotiation.answersRepair(try SessionDescription(parsing: answer)))
+        #expect(ClientNegotiation.answeredSimulcastLayers(sdp).isEmpty)  // "send" is no answer
+        let withoutRTX = answer.split(separator: "\r\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("rtx") && !$0.contains("apt=") }.joined(separator: "\r\n")
+            .replacingOccurrences(of: " 96 97\r\n", with: " 96\r\n")
+        #expect(!ClientNegotiation.answersRepair(try SessionDescription(parsing: withoutRTX)))
+    }
+
     @Test func subscribeAnswerAcceptsVP8AndOpusAndKeepsTheRestInactive() throws {
         let offer = """
             v=0\r

@@ -32,6 +32,28 @@ public enum ClientNegotiation {
     /// The transport-wide sequence number (draft-holmer-rmcat-transport-wide-cc-extensions-01): the
     /// relay answers it with TWCC feedback on the publish connection.
     public static let transportWideCCExtensionID: UInt8 = 4
+    /// RID and repaired RID (RFC 8852): which simulcast layer a packet, or a repair, belongs to.
+    public static let ridExtensionID: UInt8 = 5
+    public static let repairedRIDExtensionID: UInt8 = 6
+    /// RTX (RFC 4588) for VP8: the client sends its probe padding on it.
+    public static let repairPayloadType: UInt8 = 97
+    /// The simulcast layers the client offers, lowest first, as Chromium names them.
+    public static let simulcastRIDs = ["q", "h", "f"]
+
+    /// The video section of a publish offer: one stream (`ssrc`, with `repairSSRC` in an FID group),
+    /// or simulcast layers named by `rids` (lowest first; no SSRCs announced, the RID extension
+    /// names them, as browsers do).
+    public struct VideoOffer: Sendable, Equatable {
+        public var ssrc: UInt32
+        public var repairSSRC: UInt32?
+        public var rids: [String]
+
+        public init(ssrc: UInt32, repairSSRC: UInt32? = nil, rids: [String] = []) {
+            self.ssrc = ssrc
+            self.repairSSRC = repairSSRC
+            self.rids = rids
+        }
+    }
 
     /// The client's side of a transport: the relay's `SDPTransportAttributes.Local`, without ICE options.
     public typealias Local = SDPTransportAttributes.Local
@@ -42,14 +64,24 @@ public enum ClientNegotiation {
 
     /// The publish offer: a VP8 video section (mid 0) and an Opus audio section (mid 1), sendonly.
     public static func publishOffer(local: Local, videoSSRC: UInt32?, audioSSRC: UInt32?, stream: String) -> String {
+        publishOffer(local: local, video: videoSSRC.map { VideoOffer(ssrc: $0) }, audioSSRC: audioSSRC, stream: stream)
+    }
+
+    /// The publish offer: a VP8 video section (mid 0; with RTX when `video` has a repair SSRC or
+    /// layers, simulcast with layers: `a=rid … send` and `a=simulcast:send`, RFC 8851/8853) and an
+    /// Opus audio section (mid 1), sendonly.
+    public static func publishOffer(local: Local, video: VideoOffer?, audioSSRC: UInt32?, stream: String) -> String {
         var sdp = header(local, version: 1)
         var mids: [String] = []
-        if videoSSRC != nil { mids.append("0") }
+        if video != nil { mids.append("0") }
         if audioSSRC != nil { mids.append("1") }
         sdp.addAttribute("group", (["BUNDLE"] + mids).joined(separator: " "))
         sdp.addAttribute("msid-semantic", " WMS \(stream)")
-        if let ssrc = videoSSRC {
-            var m = MediaDescription(kind: "video", port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(videoPayloadType)])
+        if let video {
+            let repair = video.repairSSRC != nil || !video.rids.isEmpty
+            var m = MediaDescription(
+                kind: "video", port: 9, proto: "UDP/TLS/RTP/SAVPF",
+                formats: [String(videoPayloadType)] + (repair ? [String(repairPayloadType)] : []))
             local.write(into: &m, setup: .actpass)
             m.addAttribute("mid", "0")
             m.addAttribute("sendonly")
@@ -57,12 +89,27 @@ public enum ClientNegotiation {
             m.addAttribute("rtcp-rsize")
             m.addAttribute("extmap", ExtensionMap(id: midExtensionID, uri: RTPExtensionURI.mid).sdpValue)
             m.addAttribute("extmap", ExtensionMap(id: transportWideCCExtensionID, uri: RTPExtensionURI.transportWideCC).sdpValue)
+            if !video.rids.isEmpty {
+                m.addAttribute("extmap", ExtensionMap(id: ridExtensionID, uri: RTPExtensionURI.rid).sdpValue)
+                m.addAttribute("extmap", ExtensionMap(id: repairedRIDExtensionID, uri: RTPExtensionURI.repairedRid).sdpValue)
+            }
             m.addAttribute("rtpmap", RTPMap(payloadType: videoPayloadType, encodingName: "VP8", clockRate: 90000).sdpValue)
             for (type, parameter) in [("nack", nil), ("nack", "pli"), ("ccm", "fir"), ("transport-cc", nil)] as [(String, String?)] {
                 m.addAttribute("rtcp-fb", RTCPFeedbackAttribute(payloadType: videoPayloadType, type: type, parameter: parameter).sdpValue)
             }
+            if repair {
+                m.addAttribute("rtpmap", RTPMap(payloadType: repairPayloadType, encodingName: "rtx", clockRate: 90000).sdpValue)
+                m.addAttribute("fmtp", "\(repairPayloadType) apt=\(videoPayloadType)")
+            }
             m.addAttribute("msid", "\(stream) \(stream)-video")
-            m.addAttribute("ssrc", SSRCAttribute(ssrc: ssrc, name: "cname", value: stream).sdpValue)
+            if video.rids.isEmpty {
+                if let repairSSRC = video.repairSSRC { m.addAttribute("ssrc-group", "FID \(video.ssrc) \(repairSSRC)") }
+                m.addAttribute("ssrc", SSRCAttribute(ssrc: video.ssrc, name: "cname", value: stream).sdpValue)
+                if let repairSSRC = video.repairSSRC { m.addAttribute("ssrc", SSRCAttribute(ssrc: repairSSRC, name: "cname", value: stream).sdpValue) }
+            } else {
+                for rid in video.rids { m.addAttribute("rid", "\(rid) send") }
+                m.addAttribute("simulcast", "send " + video.rids.joined(separator: ";"))
+            }
             local.writeCandidates(into: &m)
             sdp.media.append(m)
         }
@@ -93,6 +140,24 @@ public enum ClientNegotiation {
         let accepted = answer.media.filter { !answer.isRejected($0) }
         return !accepted.isEmpty && accepted.allSatisfy { m in
             ((try? m.extensionMaps()) ?? []).contains { $0.uri == RTPExtensionURI.transportWideCC && $0.id == transportWideCCExtensionID }
+        }
+    }
+
+    /// The simulcast layers the relay's publish answer accepted (`a=simulcast:recv`), in our order;
+    /// empty when it answered without simulcast (send the top layer alone then).
+    public static func answeredSimulcastLayers(_ answer: SessionDescription) -> [String] {
+        guard let video = answer.media.first(where: { $0.kind == "video" && !answer.isRejected($0) }),
+              let value = video.attribute("simulcast") else { return [] }
+        let parts = value.split(separator: " ")
+        guard parts.count == 2, parts[0] == "recv" else { return [] }
+        return parts[1].split(separator: ";").map(String.init).filter { simulcastRIDs.contains($0) }
+    }
+
+    /// Whether the relay's publish answer kept RTX for VP8 (the client may then probe with padding).
+    public static func answersRepair(_ answer: SessionDescription) -> Bool {
+        guard let video = answer.media.first(where: { $0.kind == "video" && !answer.isRejected($0) }) else { return false }
+        return ((try? video.codecs()) ?? []).contains { codec in
+            codec.payloadType == repairPayloadType && codec.name.lowercased() == "rtx"
         }
     }
 

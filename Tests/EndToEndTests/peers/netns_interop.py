@@ -15,6 +15,8 @@ loopback, mints tokens with `relais-server token`, then runs two real peers in o
   chromium-simulcast  one Chromium page (chromium_simulcast.html) holds a cart publishing that camera
                     in three simulcast layers (q, h, f) and an expert that decodes it and asks the
                     relay for each layer of --phases in turn (selectLayer), sampling its decoder
+  client-uplink     the same link emulator with relais-client as the cart (--client-bin): simulcast
+                    over a noisy pattern at --bitrate kbit/s, its progress lines read each second
   chromium-uplink   the cart's uplink behind a link emulator: Chromium (chromium_cart.html) runs in a
                     second namespace holding rl1, whose egress is shaped with `tc tbf` (netem does
                     not work on these machines): 5 Mbit/s, 1 Mbit/s, 5 Mbit/s (--schedule seconds
@@ -379,6 +381,135 @@ def chromium_uplink(server_bin, url, room, cart_token, schedule, video=None):
             poller.join(timeout=5)
 
 
+def client_uplink(server_bin, client_bin, url, room, cart_token, schedule, bitrate):
+    """relais-client publishes (simulcast, a noisy pattern) from the cart namespace through 5, 1 and
+    5 Mbit/s (`schedule`: the seconds of each, from its first video packet). Returns its progress
+    lines (each with the wall-clock time it was read), the polls, the times and the relay's counters."""
+    before, low, after = schedule
+    holder = cart_namespace()
+    client = None
+    polls, stopping = [], threading.Event()
+    poller = threading.Thread(target=poll_uplink, args=(server_bin, room, holder, stopping, polls), daemon=True)
+    times, lines = {}, queue.Queue()
+    try:
+        shape(holder, "add", "5mbit")
+        client = subprocess.Popen(
+            in_namespace(holder) + [client_bin, "--url", url, "--room", room, "--token", cart_token, "--role", "cart",
+                                    "--camera", "none", "--media-host", "10.77.0.2", "--simulcast", "--noisy-pattern",
+                                    "--bitrate", str(bitrate), "--json", "--duration", str(before + low + after + 4)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def read():
+            for line in client.stdout:
+                if line.startswith("{"):
+                    lines.put((time.time(), json.loads(line)))
+            lines.put(None)
+        threading.Thread(target=read, daemon=True).start()
+        poller.start()
+        progress, deadline = [], time.monotonic() + 30
+        while "connected" not in times and time.monotonic() < deadline:
+            try:
+                item = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if item is None:
+                break
+            progress.append(item)
+            if ((item[1].get("report") or {}).get("publish") or {}).get("videoPacketsSent"):
+                times["connected"] = item[0]
+        if "connected" not in times:
+            return {"error": "relais-client sent no video within 30 s", "stderr": client.stderr.read()[-1500:] if client.poll() is not None else None}, polls, times, media_counters(server_bin)
+        for name, at, rate in (("drop", before, "1mbit"), ("restore", before + low, "5mbit")):
+            time.sleep(max(0.0, times["connected"] + at - time.time()))
+            shape(holder, "change", rate)
+            times[name] = time.time()
+        while True:
+            item = lines.get(timeout=after + 30)
+            if item is None:
+                break
+            progress.append(item)
+        times["end"] = time.time()
+        client.wait(timeout=10)
+        stopping.set()
+        poller.join(timeout=5)
+        return {"progress": progress, "status": client.returncode}, polls, times, media_counters(server_bin)
+    finally:
+        stopping.set()
+        if client is not None:
+            stop(client)
+        stop(holder)
+        if poller.is_alive():
+            poller.join(timeout=5)
+
+
+def client_uplink_figures(run, polls, times, schedule):
+    """The figures of a client-uplink run, from relais-client's progress lines (each second: its send
+    rate over the last second, media, retransmissions and probe padding, RTP bytes; its estimate)
+    and the polls (the relay's counters, the qdisc's):
+
+      first_under_capacity_s   from the drop until the send rate is first under 1 Mbit/s
+      max_rate_after_adapt_bps from 2 s after the drop to the restore, its highest
+      loss_after_adapt, link_loss_after_adapt   as for chromium-uplink
+      recovery_s               from the restore until the send rate reaches 4 Mbit/s (80% of 5)
+      estimate_recovery_s      ... until the estimate does
+      series                   each progress line: t, send and estimate kbit/s, the layers' state
+    """
+    rows = []
+    for wall, line in run.get("progress", []):
+        publish = (line.get("report") or {}).get("publish") or {}
+        if publish.get("estimateKbps") is None:
+            continue
+        rows.append((wall, publish))
+    drop, restore, connected = times["drop"], times["restore"], times["connected"]
+    sent = [(t, 1000 * p["sentKbps"]) for t, p in rows]
+    estimates = [(t, 1000 * p["estimateKbps"]) for t, p in rows]
+    good = [p for p in polls if "error" not in p and p.get("tracks")]
+
+    def relay_loss(start, stop):
+        first = next((p for p in good if p["wall"] >= start), None)
+        final = next((p for p in reversed(good) if p["wall"] <= stop), None)
+        if first is None or final is None or final["wall"] <= first["wall"]:
+            return None
+        total = lambda p, key: sum(track[key] or 0 for track in p["tracks"])
+        lost = total(final, "packetsLost") - total(first, "packetsLost")
+        received = total(final, "packets") - total(first, "packets")
+        return {"lost": lost, "received": received, "fraction": round(lost / (received + lost), 5) if received + lost > 0 else None}
+
+    def link_loss(start, stop):
+        linked = [p for p in polls if p.get("link")]
+        first = next((p for p in linked if p["wall"] >= start), None)
+        final = next((p for p in reversed(linked) if p["wall"] <= stop), None)
+        if first is None or final is None:
+            return None
+        dropped = final["link"]["dropped"] - first["link"]["dropped"]
+        offered = dropped + final["link"]["packets"] - first["link"]["packets"]
+        return {"dropped": dropped, "offered": offered, "fraction": round(dropped / offered, 5) if offered else None}
+
+    loss = relay_loss(drop + 2, restore)
+    last = rows[-1][1] if rows else {}
+    return {
+        "schedule_s": list(schedule),
+        "drop_at_s": round(drop - connected, 2),
+        "restore_at_s": round(restore - connected, 2),
+        "end_at_s": round(times["end"] - connected, 2),
+        "pre_drop_bps": median_in(sent, drop - 4, drop),
+        "first_under_capacity_s": next((round(t - drop, 2) for t, rate in sent if drop <= t <= restore and rate < 1_000_000), None),
+        "rate_at_1mbit_bps": median_in(sent, drop + 2, restore),
+        "max_rate_after_adapt_bps": max((rate for t, rate in sent if drop + 2 <= t <= restore), default=None),
+        "loss_after_adapt": loss["fraction"] if loss else None,
+        "relay_loss_after_adapt": loss,
+        "link_loss_after_adapt": link_loss(drop + 2, restore),
+        "recovery_s": first_at_least(sent, restore, 4_000_000),
+        "estimate_recovery_s": first_at_least(estimates, restore, 4_000_000),
+        "probes": {"clusters": last.get("probeClusters"), "successful": last.get("successfulProbes"),
+                   "padding_packets": last.get("paddingPacketsSent")},
+        "series": [{"t": round(t - connected, 2), "send_kbps": p["sentKbps"], "estimate_kbps": p["estimateKbps"],
+                    "loss": p.get("feedbackLoss"), "probe": [p.get("lastProbeKbps"), p.get("estimateAtLastProbeKbps"), p.get("probeClusters")],
+                    "layers": [[layer.get("rid"), layer.get("active"), layer.get("targetKbps"), layer.get("sentKbps")]
+                               for layer in p.get("layers", [])]} for t, p in rows],
+    }
+
+
 def windowed(points, span=1.0):
     """[(t, cumulative count)] -> [(t, count per second over the `span` before t)] (from the first
     point with `span` of history)."""
@@ -561,7 +692,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server-bin", required=True)
     parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart", "chromium-simulcast",
-                                               "chromium-uplink"], required=True)
+                                               "chromium-uplink", "client-uplink"], required=True)
+    parser.add_argument("--client-bin", help="client-uplink: the relais-client binary")
+    parser.add_argument("--bitrate", type=int, default=4800, help="client-uplink: relais-client's video bitrate (kbit/s)")
     parser.add_argument("--duration", type=float, help="how long the cart publishes (default 20 s; chromium-simulcast: 25 s)")
     parser.add_argument("--phases", default="q,h,f,q",
                         help="chromium-simulcast: the layers the expert asks for in turn (auto: the relay's choice)")
@@ -569,7 +702,7 @@ def main():
     parser.add_argument("--schedule", default="12,15,20",
                         help="chromium-uplink: seconds at 5, 1 and 5 Mbit/s, from the publish connection's connecting")
     args = parser.parse_args()
-    if args.scenario == "chromium-uplink":
+    if args.scenario in ("chromium-uplink", "client-uplink"):
         http_host = MEDIA_HOST
     if args.duration is None:
         args.duration = 25 if args.scenario == "chromium-simulcast" else 20
@@ -631,6 +764,13 @@ def main():
                 report["cart"]["page"] = page.get("page")
             else:
                 report.update(uplink_figures(page, polls, times, schedule))
+        elif args.scenario == "client-uplink":
+            schedule = [float(seconds) for seconds in args.schedule.split(",")]
+            run, polls, times, media = client_uplink(args.server_bin, args.client_bin, url, room, cart_token, schedule, args.bitrate)
+            report = {"cart": {key: run.get(key) for key in ("error", "stderr", "status")}, "media": media,
+                      "publish_feedback": next((p["congestionFeedback"] for p in reversed(polls) if p.get("congestionFeedback")), None)}
+            if "error" not in run:
+                report.update(client_uplink_figures(run, polls, times, schedule))
         elif args.scenario == "webrtcbin-cart":
             cart = subprocess.Popen(webrtcbin + ["--token", cart_token, "--role", "cart", "--duration", str(args.duration)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -646,7 +786,7 @@ def main():
                               timeout=args.duration + 30)
             counters = media_counters(args.server_bin)
             out, err = cart.communicate(timeout=args.duration + 30)
-        if not args.scenario.startswith("chromium-"):
+        if args.scenario.startswith("webrtcbin-"):
             lines = [line for line in out.splitlines() if line.startswith("{")]
             cart_report = json.loads(lines[-1]) if lines else {"error": "no report", "stderr_tail": err[-1500:]}
             report = {"cart": cart_report, "expert": expert, "media": counters}
