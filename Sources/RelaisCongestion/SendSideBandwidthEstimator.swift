@@ -66,6 +66,8 @@ public struct SendSideBandwidthEstimator: Sendable {
     /// Probe clusters asked for, and those that found more than the estimate.
     public var probeClusters: Int { probes.clustersSent }
     public var successfulProbes: Int { probes.successes }
+    /// The last probe cluster judged: what it measured (nil: unusable timing) and the estimate then.
+    public private(set) var lastProbe: (result: Int?, estimate: Int)?
 
     /// A packet left with transport-wide sequence number `sequence`, `bytes` long on the wire;
     /// `probeCluster` is the id of the probe cluster it was sent for, if any.
@@ -117,6 +119,7 @@ public struct SendSideBandwidthEstimator: Sendable {
             if first, entry.cluster != 0,
                let (id, result) = probeMeasurement.packetReceived(cluster: entry.cluster, sendMicros: entry.sendMicros, arrivalMicros: arrival, bytes: entry.bytes) {
                 let estimate = targetBitrate
+                lastProbe = (result, estimate)
                 if probes.probeCompleted(id: id, result: result, estimate: estimate, ceiling: configuration.maxBitrate), let result {
                     // The path carried more than the estimate: start from what it carried.
                     rate.raise(to: result, now: now)
