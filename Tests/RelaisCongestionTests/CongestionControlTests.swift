@@ -157,7 +157,7 @@ struct LinkSimulation {
         let probesBefore = link.estimator.successfulProbes
         let back = link.run(seconds: 15)
         // AIMD alone climbs 8% a second once away from the last congestion (about 10 s to reach
-        // 2 Mbit/s); probing finds the capacity within its longest interval (4 s) and a few steps.
+        // 2 Mbit/s); probing finds the capacity within its longest interval (3 s) and a few steps.
         let recovered = back.targets.firstIndex { $0 >= 4_000_000 }
         #expect((recovered ?? .max) <= 100, "80% of 5 Mbit/s within 10 s of the capacity's return: \(back.targets)")
         #expect(link.estimator.successfulProbes > probesBefore)
@@ -205,7 +205,33 @@ struct LinkSimulation {
         #expect(estimator.packetReceived(cluster: 42, sendMicros: 0, arrivalMicros: 0, bytes: 1) == nil)
     }
 
-    /// Probes that find nothing are spaced further apart (2, 4, 4 s) and never while congested.
+    /// A token-bucket shaper (10 kB bucket, 1 Mbit/s) lets a probe's first 10 kB through at the
+    /// send rate: measured from the first packet a 4 Mbit/s probe would read about 2 Mbit/s; over
+    /// the second half of its bytes it reads the shaper's rate.
+    @Test func probeMeasurementSeesThroughAShapersBucket() {
+        var estimator = ProbeBitrateEstimator()
+        estimator.started(ProbeCluster(id: 1, bitrate: 4_000_000, minPackets: 5, minBytes: 30_000))
+        var tokens = 10_000.0, last: Int64 = 0
+        var result: (id: Int, bitrate: Int?)?
+        for index in 0..<30 where result == nil {
+            let send = Int64(index) * 2_000
+            // Tokens refill at 125 bytes a millisecond up to the bucket; a packet leaves once 1000 are there.
+            var departure = max(send, last)
+            tokens = min(10_000, tokens + Double(departure - last) * 0.125)
+            if tokens < 1000 {
+                departure += Int64(((1000 - tokens) / 0.125).rounded(.up))
+                tokens = 1000
+            }
+            tokens -= 1000
+            last = departure
+            let arrival = departure
+            result = estimator.packetReceived(cluster: 1, sendMicros: send, arrivalMicros: 10_000 + arrival, bytes: 1000)
+        }
+        let bitrate = result?.bitrate ?? 0
+        #expect(bitrate > 800_000 && bitrate < 1_200_000, "\(bitrate)")
+    }
+
+    /// Probes that find nothing are spaced further apart (2, 3, 3 s) and never while congested.
     @Test func failedProbesBackOff() {
         var controller = ProbeController()
         var now = Instant(nanoseconds: 1_000_000_000)
@@ -218,8 +244,8 @@ struct LinkSimulation {
             now = now + .milliseconds(1)
         }
         let gaps = zip(asked.dropFirst(), asked).map { $0.since($1).components.seconds }
-        // The start-up probe (3x) fails, so its 6x sequel is dropped; then 2, 4, 4, ... seconds.
-        #expect(gaps.prefix(4) == [2, 4, 4, 4], "\(gaps)")
+        // The start-up probe (3x) fails, so its 6x sequel is dropped; then 2, 3, 3, ... seconds.
+        #expect(gaps.prefix(4) == [2, 3, 3, 3], "\(gaps)")
         #expect(controller.nextCluster(estimate: 1_000_000, ceiling: 5_000_000, congested: true, now: now + .seconds(10)) == nil)
         #expect(controller.nextCluster(estimate: 5_000_000, ceiling: 5_000_000, congested: false, now: now + .seconds(10)) == nil)
     }
@@ -266,5 +292,30 @@ struct LinkSimulation {
             #expect(estimator.targetBitrate >= 100_000 && estimator.targetBitrate <= 5_000_000)
         }
         #expect(estimator.unknownReports > 0)
+    }
+}
+
+@Suite struct PacingTests {
+    /// A 100 kB burst at a 1 Mbit/s target leaves at 2.5 Mbit/s (about 320 ms), and the queue limit
+    /// makes a larger backlog leave within 300 ms.
+    @Test func aBurstLeavesAtTheMultipliedRate() {
+        var pacer = PacingBudget(targetBitrate: 1_000_000)
+        var now = Instant(nanoseconds: 1_000_000_000)
+        var sent = 0
+        let start = now
+        while sent < 100_000 {
+            if pacer.mayRelease(now: now) {
+                pacer.sent(bytes: 1000)
+                sent += 1000
+            } else {
+                now = now + pacer.delayUntilNext()
+            }
+        }
+        let seconds = Double(now.nanoseconds(since: start)) / 1e9
+        #expect(seconds > 0.3 && seconds < 0.34, "\(seconds)")
+        pacer.update(targetBitrate: 1_000_000, queuedBytes: 300_000)
+        #expect(pacer.rate == 8_000_000)
+        pacer.update(targetBitrate: 1_000_000, queuedBytes: 1_000)
+        #expect(pacer.rate == 2_500_000)
     }
 }
