@@ -150,6 +150,9 @@ struct RTPStreamSenderTests {
             }
         }
         #expect(media == sender.headerLength + 100)
+        // A pacer numbers packets as they leave: the number's two bytes are where the sender says.
+        let offset = try #require(sender.transportSequenceOffset)
+        #expect(Array(buffer[offset..<offset + 2]) == [0, 77])
         try buffer.withUnsafeBytes { bytes in
             let view = try RTPPacketView(parsing: UnsafeRawBufferPointer(rebasing: bytes[0..<media]))
             #expect(view.extensionValue(id: 1).map { Array($0) } == Array("0".utf8))

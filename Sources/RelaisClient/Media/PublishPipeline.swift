@@ -79,6 +79,11 @@ public struct PublishStatistics: Sendable, Codable, Equatable {
     public var estimateAtLastProbeKbps: Int?
     /// Everything sent over the last second (media, retransmissions, padding), kbit/s.
     public var sentKbps = 0
+    /// RTP bytes sent in each 100 ms since the connection connected (at most 10 minutes), and the
+    /// wall-clock time it connected (µs since 1970): a send-rate series at a finer grain than the
+    /// report's seconds.
+    public var bytesPer100ms: [Int] = []
+    public var connectedAtWallMicros: UInt64?
     /// The video encodings (one without simulcast).
     public var layers: [LayerSendStatistics] = []
     /// Encode time per video frame, milliseconds (mean).
@@ -109,7 +114,7 @@ final class VideoLayer {
     /// comes; answering each would multiply the load on a link that is already losing).
     var resentAt: [UInt16: Instant] = [:]
     var active = true
-    /// Since when the estimate has had room for this paused layer: it resumes after 2 s of it.
+    /// Since when the estimate has had room for this paused layer: it resumes after 1.5 s of it.
     var fitsSince: Instant?
     var forceKeyframe = true
     var statistics: LayerSendStatistics
@@ -123,7 +128,8 @@ final class VideoLayer {
         self.sender = sender
         if encodes {
             encoder = try VP8Encoder(
-                width: width, height: height, fps: fps, bitrateKbps: maxKbps, temporalLayers: temporalLayers, dropsFrames: temporalLayers > 1)
+                width: width, height: height, fps: fps, bitrateKbps: maxKbps, temporalLayers: temporalLayers,
+                congestionControlled: temporalLayers > 1)
             pattern = TestPattern(width: width, height: height, noise: noise)
             frame = I420Frame(width: width, height: height)
         } else {
@@ -178,6 +184,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
     private var bytesThisSecond = 0
     private var encodeNanoseconds: UInt64 = 0
     private var repairWindowStart = Instant.zero
+    private var connectedAt: Instant?
     private var repairBytesInWindow = 0
     public private(set) var statistics = PublishStatistics()
     public private(set) var closedReason: String?
@@ -240,6 +247,14 @@ public final class PublishPipeline: ClientConnectionDelegate {
     private var canPad = false
     /// The probe cluster being sent: media sent meanwhile counts towards it.
     private var activeProbe: (id: Int, end: Instant)?
+    /// Video and its retransmissions leave through the pacer (audio and probe padding do not):
+    /// packets waiting, with where their transport-wide number goes (it is given as they leave,
+    /// so that the numbers follow the send order the receiver's feedback is read in) and layer.
+    private var pacer: PacingBudget?
+    private var paced: [(bytes: [UInt8], sequenceOffset: Int?, layer: VideoLayer?)] = []
+    private var pacedHead = 0
+    private var pacedBytes = 0
+    private var drainScheduled = false
     /// UDP/IP and SRTP bytes around each RTP packet: what the link carries beyond the packet.
     static let packetOverhead = 28 + 16
 
@@ -274,6 +289,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
             // Start modestly and probe up (3x, 6x, then further): a poor uplink is not flooded.
             congestion = SendSideBandwidthEstimator(configuration: .init(
                 startBitrate: min(ceiling, 1_000_000), minBitrate: 150_000, maxBitrate: ceiling))
+            pacer = PacingBudget(targetBitrate: min(ceiling, 1_000_000))
             try? opus?.setBitrate(Self.audioKbps(high: true) * 1000)
             applyTarget(now: ClientConnection.now())
         }
@@ -285,7 +301,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
     /// The controller's target split between the encoders: audio first, video the rest (less 5%
     /// for the packets' overhead), lowest layer first up to each layer's maximum; a higher layer
     /// that would get under 20% of its maximum is paused at once, and resumes (on a keyframe) once
-    /// 30% of its maximum has fitted for 2 s. An encoder
+    /// 30% of its maximum has fitted for 1.5 s. An encoder
     /// is reconfigured when its rate moves by more than 5%.
     private func applyTarget(now: Instant) {
         guard let congestion else { return }
@@ -312,7 +328,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
                 // A resumed layer starts with a keyframe, a burst: only once the room has held.
                 let since = layer.fitsSince ?? now
                 layer.fitsSince = since
-                if now.since(since) >= .seconds(2) {
+                if now.since(since) >= .milliseconds(1500) {
                     layer.active = true
                     layer.forceKeyframe = true
                 }
@@ -358,14 +374,80 @@ public final class PublishPipeline: ClientConnectionDelegate {
             congestion?.packetSent(sequence: SequenceNumber(sequence), bytes: length + Self.packetOverhead, at: now, probeCluster: activeProbe?.id)
         }
         connection.sendRTP(length: length)
-        statistics.bytesSent += length
-        bytesThisSecond += length
+        record(bytes: length, now: now)
+    }
+
+    /// Counts `bytes` sent at `now` in the report's rates.
+    private func record(bytes: Int, now: Instant) {
+        statistics.bytesSent += bytes
+        bytesThisSecond += bytes
+        guard let connectedAt else { return }
+        let slot = Int(now.nanoseconds(since: connectedAt) / 100_000_000)
+        guard slot < 6000 else { return }
+        if statistics.bytesPer100ms.count <= slot {
+            statistics.bytesPer100ms.append(contentsOf: repeatElement(0, count: slot + 1 - statistics.bytesPer100ms.count))
+        }
+        statistics.bytesPer100ms[slot] += bytes
+    }
+
+    /// Queues the packet in `connection.transmit` for the pacer, or sends it at once without one;
+    /// `sequenceOffset` is where its transport-wide number goes.
+    private func enqueue(length: Int, sequenceOffset: Int?, layer: VideoLayer?, now: Instant) {
+        guard pacer != nil else {
+            let sequence = stampTransportSequence(at: sequenceOffset, length: length)
+            send(length: length, transportSequence: sequence, now: now)
+            layer?.sent(bytes: length)
+            return
+        }
+        paced.append((Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(connection.transmit)[0..<length])), sequenceOffset, layer))
+        pacedBytes += length
+    }
+
+    /// Writes the next transport-wide number into the packet in `connection.transmit`.
+    private func stampTransportSequence(at offset: Int?, length: Int) -> UInt16? {
+        guard let offset, offset + 2 <= length, let sequence = nextTransportSequence() else { return nil }
+        connection.transmit[offset] = UInt8(sequence >> 8)
+        connection.transmit[offset + 1] = UInt8(truncatingIfNeeded: sequence)
+        return sequence
+    }
+
+    /// Sends what the pacer allows now, and comes back when it allows more.
+    private func drainPacer() {
+        guard var pacer, let congestion, connection.isConnected, !stopped else { return }
+        let now = ClientConnection.now()
+        pacer.update(targetBitrate: congestion.targetBitrate, queuedBytes: pacedBytes)
+        while pacedHead < paced.count, pacer.mayRelease(now: now) {
+            let entry = paced[pacedHead]
+            pacedHead += 1
+            pacedBytes -= entry.bytes.count
+            connection.transmit.copyBytes(from: entry.bytes)
+            let sequence = stampTransportSequence(at: entry.sequenceOffset, length: entry.bytes.count)
+            send(length: entry.bytes.count, transportSequence: sequence, now: now)
+            entry.layer?.sent(bytes: entry.bytes.count)
+            pacer.sent(bytes: entry.bytes.count + Self.packetOverhead)
+        }
+        if pacedHead == paced.count {
+            paced.removeAll(keepingCapacity: true)
+            pacedHead = 0
+        }
+        self.pacer = pacer
+        guard pacedHead < paced.count, !drainScheduled else { return }
+        drainScheduled = true
+        let delay = pacer.delayUntilNext()
+        let micros = max(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000, 500)
+        let this = NIOLoopBound(self, eventLoop: connection.eventLoop)
+        connection.eventLoop.scheduleTask(in: .microseconds(micros)) {
+            this.value.drainScheduled = false
+            this.value.drainPacer()
+        }
     }
 
     // MARK: ClientConnectionDelegate
 
     public func connectionConnected(_ connection: ClientConnection) {
         let start = NIODeadline.now()
+        connectedAt = ClientConnection.now()
+        statistics.connectedAtWallMicros = WallClock.microseconds()
         if source.video != nil {
             scheduleVideo(start: start, interval: .nanoseconds(1_000_000_000 / Int64(max(fps, 1))), index: 0)
         }
@@ -419,8 +501,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
                         // Byte-identical: it repeats its transport-wide number, which the relay reports again.
                         connection.sendRTP(length: bytes.count)
                         repairBytesInWindow += bytes.count
-                        statistics.bytesSent += bytes.count
-                        bytesThisSecond += bytes.count
+                        record(bytes: bytes.count, now: now)
                     }
                     statistics.retransmissions += 1
                 }
@@ -478,16 +559,15 @@ public final class PublishPipeline: ClientConnectionDelegate {
             payload[0] = UInt8(view.sequenceNumber.rawValue >> 8)
             payload[1] = UInt8(truncatingIfNeeded: view.sequenceNumber.rawValue)
             for index in 0..<view.payloadLength { payload[2 + index] = view.payload[index] }
-            let sequence = nextTransportSequence()
             guard let length = payload.withUnsafeBytes({ payload in
                 try? repair.write(
-                    payload: payload, marker: view.marker, rtpTimestamp: view.timestamp, now: now, transportSequence: sequence,
-                    into: connection.transmit)
+                    payload: payload, marker: view.marker, rtpTimestamp: view.timestamp, now: now, into: connection.transmit)
             }) else { return }
-            send(length: length, transportSequence: sequence, now: now)
+            enqueue(length: length, sequenceOffset: repair.transportSequenceOffset, layer: nil, now: now)
             repairBytesInWindow += length
         }
         layer.repair = repair
+        drainPacer()
     }
 
     /// A keyframe on the layers asked for (the relay asks per layer), on all when none matches.
@@ -547,7 +627,10 @@ public final class PublishPipeline: ClientConnectionDelegate {
         let duration = cluster.duration
         activeProbe = (cluster.id, now + duration)
         let micros = Int64(duration.components.seconds) * 1_000_000 + Int64(duration.components.attoseconds / 1_000_000_000_000)
-        let paddingRate = max(cluster.bitrate - congestion.targetBitrate, cluster.bitrate / 4)
+        // Padding makes up the difference between the cluster's rate and what was really sent over
+        // the last second (not the target: an encoder under it would leave the cluster short).
+        let media = statistics.sentKbps * 1000
+        let paddingRate = max(cluster.bitrate - media, cluster.bitrate / 4)
         let packetBytes = Self.paddingBytes + 36 + Self.packetOverhead
         let count = max(cluster.minPackets, Int(Int64(paddingRate) * micros / 8_000_000) / packetBytes)
         let slices = max(Int(micros / 2_000), 1)
@@ -575,8 +658,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
                 congestion?.packetSent(sequence: SequenceNumber(sequence), bytes: length + Self.packetOverhead, at: now, probeCluster: cluster)
             }
             connection.sendRTP(length: length)
-            statistics.bytesSent += length
-            bytesThisSecond += length
+            record(bytes: length, now: now)
             statistics.paddingPacketsSent += 1
         }
     }
@@ -613,12 +695,10 @@ public final class PublishPipeline: ClientConnectionDelegate {
                 }
                 frame.data.withUnsafeBytes { bytes in
                     layer.packetizer.packetize(bytes, temporalLayer: frame.temporalLayer, layerSync: frame.layerSync) { payload, marker in
-                        let sequence = nextTransportSequence()
                         guard let length = try? layer.sender.write(
-                            payload: payload, marker: marker, rtpTimestamp: rtpTimestamp, now: now,
-                            transportSequence: sequence, into: connection.transmit), length > 0 else { return }
-                        send(length: length, transportSequence: sequence, now: now)
-                        layer.sent(bytes: length)
+                            payload: payload, marker: marker, rtpTimestamp: rtpTimestamp, now: now, into: connection.transmit),
+                              length > 0 else { return }
+                        enqueue(length: length, sequenceOffset: layer.sender.transportSequenceOffset, layer: layer, now: now)
                         statistics.videoPacketsSent += 1
                     }
                 }
@@ -627,6 +707,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
             }
         }
         frameNumber += 1
+        drainPacer()
         if statistics.videoFramesSent > 0 {
             statistics.meanEncodeMilliseconds = Double(encodeNanoseconds) / 1e6 / Double(statistics.videoFramesSent)
         }

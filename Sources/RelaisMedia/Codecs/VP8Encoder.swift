@@ -83,12 +83,14 @@ public final class VP8Encoder {
     ///   - cpuUsed: `VP8E_SET_CPUUSED`, -16...16; larger magnitude is faster and lower quality
     ///     (WebRTC uses -6 on desktop, -12 on slow devices).
     ///   - threads: `g_threads`; 1 suits a load generator running many encoders.
-    ///   - dropsFrames: let rate control skip frames to hold the target (`rc_dropframe_thresh` 30),
-    ///     as a sender under congestion control must when its target falls.
+    ///   - congestionControlled: the sender follows a congestion controller, so rate control may
+    ///     skip frames to hold a falling target (`rc_dropframe_thresh` 30) and keyframes are capped
+    ///     at three frames' budget (libwebrtc's floor) instead of nine: a shallow queue on the path
+    ///     drops the tail of a larger one.
     ///   - temporalLayers: 1, 2 or 3 (see the type's documentation); anything else throws.
     public init(
         width: Int, height: Int, fps: Int, bitrateKbps: Int, cpuUsed: Int = -8, threads: Int = 1, temporalLayers: Int = 1,
-        dropsFrames: Bool = false
+        congestionControlled: Bool = false
     ) throws(CodecError) {
         guard (16...16384).contains(width), (16...16384).contains(height) else {
             throw .invalidArgument("size \(width)x\(height) outside 16...16384")
@@ -131,7 +133,7 @@ public final class VP8Encoder {
         cfg.pointee.rc_target_bitrate = UInt32(bitrateKbps)
         // Under congestion control the encoder may drop a frame rather than overshoot a lowered
         // target (libwebrtc's 30); otherwise every captured frame is sent.
-        cfg.pointee.rc_dropframe_thresh = dropsFrames ? 30 : 0
+        cfg.pointee.rc_dropframe_thresh = congestionControlled ? 30 : 0
         cfg.pointee.rc_resize_allowed = 0
         // WebRTC's libvpx_vp8_encoder values.
         cfg.pointee.rc_min_quantizer = 2
@@ -157,7 +159,7 @@ public final class VP8Encoder {
         // From here deinit owns ctx/cfg.
         // A keyframe may use up to optimal buffer (600 ms) x 0.5 x fps / 10 percent of the per-frame
         // budget, at least 300% (WebRTC's MaxIntraTarget): 900% at 30 fps.
-        let maxIntraPct = UInt32(max(300, 600 * fps / 20))
+        let maxIntraPct = congestionControlled ? 300 : UInt32(max(300, 600 * fps / 20))
         let controls: [(String, vpx_codec_err_t)] = [
             ("VP8E_SET_CPUUSED", vpx_codec_control_VP8E_SET_CPUUSED(ctx, Int32(VP8E_SET_CPUUSED.rawValue), Int32(cpuUsed))),
             ("VP8E_SET_NOISE_SENSITIVITY", vpx_codec_control_VP8E_SET_NOISE_SENSITIVITY(ctx, Int32(VP8E_SET_NOISE_SENSITIVITY.rawValue), 0)),

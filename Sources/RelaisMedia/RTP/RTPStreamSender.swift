@@ -114,6 +114,14 @@ public struct RTPStreamSender: Sendable {
         return RTPPacketView.fixedHeaderLength + (elements == 0 ? 0 : 4 + (elements + 3) / 4 * 4)
     }
 
+    /// Where the transport-wide sequence number's two bytes sit in every packet this stream writes
+    /// (nil without that extension): a pacer that numbers packets when they leave, not when they
+    /// are made, patches them there.
+    public var transportSequenceOffset: Int? {
+        guard configuration.transportWideSequenceID != nil else { return nil }
+        return RTPPacketView.fixedHeaderLength + 4 + (configuration.absSendTimeID != nil ? 4 : 0) + 1
+    }
+
     /// Writes the next packet into `buffer` and records it in the history.
     ///
     /// - Parameters:

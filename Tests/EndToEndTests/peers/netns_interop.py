@@ -396,6 +396,7 @@ def client_uplink(server_bin, client_bin, url, room, cart_token, schedule, bitra
         client = subprocess.Popen(
             in_namespace(holder) + [client_bin, "--url", url, "--room", room, "--token", cart_token, "--role", "cart",
                                     "--camera", "none", "--media-host", "10.77.0.2", "--simulcast", "--noisy-pattern",
+                                    "--width", "960", "--height", "540",
                                     "--bitrate", str(bitrate), "--json", "--duration", str(before + low + after + 4)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -447,7 +448,8 @@ def client_uplink_figures(run, polls, times, schedule):
     rate over the last second, media, retransmissions and probe padding, RTP bytes; its estimate)
     and the polls (the relay's counters, the qdisc's):
 
-      first_under_capacity_s   from the drop until the send rate is first under 1 Mbit/s
+      first_under_capacity_s   from the drop until the send rate (1 s window, every 100 ms, from the
+                               client's final report) is first under 1 Mbit/s
       max_rate_after_adapt_bps from 2 s after the drop to the restore, its highest
       loss_after_adapt, link_loss_after_adapt   as for chromium-uplink
       recovery_s               from the restore until the send rate reaches 4 Mbit/s (80% of 5)
@@ -456,12 +458,23 @@ def client_uplink_figures(run, polls, times, schedule):
     """
     rows = []
     for wall, line in run.get("progress", []):
-        publish = (line.get("report") or {}).get("publish") or {}
+        publish = dict((line.get("report") or {}).get("publish") or {})
+        if line is not run["progress"][-1][1]:
+            publish.pop("bytesPer100ms", None)
         if publish.get("estimateKbps") is None:
             continue
         rows.append((wall, publish))
     drop, restore, connected = times["drop"], times["restore"], times["connected"]
     sent = [(t, 1000 * p["sentKbps"]) for t, p in rows]
+    # The final report's 100 ms byte counts, from the connection's connecting (wall clock): a 1 s
+    # send rate every 100 ms, finer than the progress lines'.
+    final = rows[-1][1] if rows else {}
+    if final.get("bytesPer100ms") and final.get("connectedAtWallMicros"):
+        start, total, points = final["connectedAtWallMicros"] / 1e6, 0, []
+        for index, count in enumerate(final["bytesPer100ms"]):
+            total += 8 * count
+            points.append((start + (index + 1) / 10, total))
+        sent = windowed(points)
     estimates = [(t, 1000 * p["estimateKbps"]) for t, p in rows]
     good = [p for p in polls if "error" not in p and p.get("tracks")]
 
@@ -499,6 +512,11 @@ def client_uplink_figures(run, polls, times, schedule):
         "loss_after_adapt": loss["fraction"] if loss else None,
         "relay_loss_after_adapt": loss,
         "link_loss_after_adapt": link_loss(drop + 2, restore),
+        # At 5 Mbit/s, before the drop (from 3 s after connecting) and after the restore (from 10 s).
+        "relay_loss_before_drop": relay_loss(connected + 3, drop),
+        "link_loss_before_drop": link_loss(connected + 3, drop),
+        "relay_loss_after_restore": relay_loss(restore + 10, times["end"]),
+        "link_loss_after_restore": link_loss(restore + 10, times["end"]),
         "recovery_s": first_at_least(sent, restore, 4_000_000),
         "estimate_recovery_s": first_at_least(estimates, restore, 4_000_000),
         "probes": {"clusters": last.get("probeClusters"), "successful": last.get("successfulProbes"),
@@ -694,7 +712,8 @@ def main():
     parser.add_argument("--scenario", choices=["webrtcbin-cart", "webrtcbin-expert", "chromium-cart", "chromium-simulcast",
                                                "chromium-uplink", "client-uplink"], required=True)
     parser.add_argument("--client-bin", help="client-uplink: the relais-client binary")
-    parser.add_argument("--bitrate", type=int, default=4800, help="client-uplink: relais-client's video bitrate (kbit/s)")
+    # 4.4 Mbit/s of video and audio, with UDP/IP/SRTP and Ethernet headers, stays under the 5 Mbit/s link.
+    parser.add_argument("--bitrate", type=int, default=4400, help="client-uplink: relais-client's video bitrate (kbit/s)")
     parser.add_argument("--duration", type=float, help="how long the cart publishes (default 20 s; chromium-simulcast: 25 s)")
     parser.add_argument("--phases", default="q,h,f,q",
                         help="chromium-simulcast: the layers the expert asks for in turn (auto: the relay's choice)")
