@@ -37,43 +37,13 @@ public enum KeyframeDetector {
         }
     }
 
-    /// RFC 7741 §4.2 payload descriptor, then the VP8 payload header of §4.3.
-    ///
-    /// ```
-    ///  |X|R|N|S|R| PID |   S: start of a partition, PID: partition index
-    ///  |I|L|T|K| RSV   |   (if X)
-    ///  |M| PictureID   |   (if I; a second byte if M)
-    ///  |   TL0PICIDX   |   (if L)
-    ///  |TID|Y| KEYIDX  |   (if T or K)
-    ///  |Size0|H| VER |P|   P = 0: key frame (RFC 6386 §9.1 frame tag)
-    /// ```
-    ///
-    /// The frame starts at S = 1, PID = 0. A key frame's uncompressed header carries the start code
-    /// 0x9D 0x01 0x2A after the 3-byte frame tag, then its dimensions (RFC 6386 §9.1); requiring
-    /// them turns random bytes with a clear P bit, or a truncated key frame, into a "no".
+    /// RFC 7741 §4.2 payload descriptor, then the VP8 payload header of §4.3: the frame starts at
+    /// S = 1, PID = 0, and a key frame's uncompressed header (frame tag with P = 0, start code
+    /// 0x9D 0x01 0x2A, dimensions; RFC 6386 §9.1) follows the descriptor whole. Requiring the start
+    /// code and dimensions turns random bytes with a clear P bit, or a truncated key frame, into a
+    /// "no". `VP8PayloadDescriptor` reads all of it (the one VP8 descriptor parser).
     static func isVP8KeyframeStart(_ p: UnsafeRawBufferPointer) -> Bool {
-        guard p.count >= 1 else { return false }
-        let b0 = p[0]
-        let extended = b0 & 0x80 != 0
-        let start = b0 & 0x10 != 0
-        let partition = b0 & 0x07
-        guard start, partition == 0 else { return false }
-        var offset = 1
-        if extended {
-            guard p.count > offset else { return false }
-            let x = p[offset]
-            offset += 1
-            if x & 0x80 != 0 {  // I: picture ID, 7 or 15 bits
-                guard p.count > offset else { return false }
-                offset += p[offset] & 0x80 != 0 ? 2 : 1
-            }
-            if x & 0x40 != 0 { offset += 1 }  // L: TL0PICIDX
-            if x & 0x30 != 0 { offset += 1 }  // T or K: TID/Y/KEYIDX
-        }
-        // A key frame's header is 10 bytes: frame tag (3), start code (3), width and height (4).
-        guard p.count >= offset + 10 else { return false }
-        return p[offset] & 0x01 == 0
-            && p[offset + 3] == 0x9D && p[offset + 4] == 0x01 && p[offset + 5] == 0x2A
+        VP8PayloadDescriptor(parsing: p)?.keyframeWidth != nil
     }
 
     /// draft-ietf-payload-vp9-16 §4.2 payload descriptor.

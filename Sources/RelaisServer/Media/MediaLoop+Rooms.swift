@@ -126,13 +126,15 @@ extension MediaLoop {
                 stream.counters.frames &+= 1
                 track.counters.frames &+= 1
             }
-            keyframe = KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
+            // VP8: one parse of the descriptor gives both the keyframe and its size.
+            let vp8 = track.codec == .vp8 ? VP8PayloadDescriptor(parsing: view.payload) : nil
+            keyframe = track.codec == .vp8 ? vp8?.keyframeWidth != nil : KeyframeDetector.isKeyframeStart(codec: track.codec, payload: view.payload)
             if keyframe {
                 track.counters.keyframes &+= 1
                 stream.counters.keyframes &+= 1
-                if track.codec == .vp8, let descriptor = VP8PayloadDescriptor(parsing: view.payload), let width = descriptor.keyframeWidth {
+                if let width = vp8?.keyframeWidth {
                     stream.width = width
-                    stream.height = descriptor.keyframeHeight
+                    stream.height = vp8?.keyframeHeight
                 }
             }
         }
