@@ -247,9 +247,11 @@ struct NamespaceInteropTests {
         let connected = try #require(page.connectedAt, "the publish connection never connected")
         // Issue 15 asks for 2.5 Mbit/s within 5 s (the README's figure, release relay); the tests run
         // the debug relay on a loaded CI machine, which can read Chromium's first probe low and wait
-        // for its next one (README, ramp-up), so they allow 10 s.
-        let estimates = page.cart.samples.filter { $0.t <= connected + 10 }.compactMap(\.availableOutgoingBitrate)
-        #expect((estimates.max() ?? 0) >= 2_500_000, "estimate within 10 s of connecting: \(estimates)")
+        // for its next one (README, ramp-up). One clean-clone CI run of seven read it at 0.87 Mbit/s
+        // and Chromium climbed 8% a second from there: 1.8 Mbit/s after 10 s, 2.5 after about 14.
+        // So 15 s here (the page runs 25 s).
+        let estimates = page.cart.samples.filter { $0.t <= connected + 15 }.compactMap(\.availableOutgoingBitrate)
+        #expect((estimates.max() ?? 0) >= 2_500_000, "estimate within 15 s of connecting: \(estimates)")
 
         // The relay announces the layers, and its admin API shows each one it receives, at the
         // cart's size, with a frame rate and a bitrate.
@@ -433,21 +435,22 @@ struct NamespaceInteropTests {
             probes \(report.probes?.successful ?? 0)/\(report.probes?.clusters ?? 0)
             """
         // The send rate is a 1 s window (every 100 ms, from the client's own count), which still holds
-        // the old rate for most of a second after the client changed: three runs measured 1.52-1.72 s
+        // the old rate for most of a second after the client changed: six runs measured 1.51-1.72 s
         // (debug binaries, 2-core VM). 2.5 s as for Chromium, for a loaded machine.
         let firstUnder = try #require(report.first_under_capacity_s, "relais-client never sent under 1 Mbit/s: \(summary)")
         #expect(firstUnder <= 2.5, "\(summary)")
         #expect((report.rate_at_1mbit_bps ?? .infinity) < 1_000_000, "\(summary)")
-        // A probe that reads tbf's bucket as capacity lets a paused layer resume for a moment:
-        // highest 1 s rate 0.76-1.32 Mbit/s, and the qdisc dropped 0-6.2% of what it was offered,
-        // which the client's retransmissions repair (the relay's loss, net of them, 0-0.8%).
-        #expect((report.max_rate_after_adapt_bps ?? .infinity) <= 1_500_000, "\(summary)")
+        // A probe that reads tbf's bucket as capacity can let a paused layer resume; it climbs from
+        // 30% of its rate, so the overshoot stays small: the last three runs' highest 1 s rate
+        // 0.75-0.76 Mbit/s, nothing dropped (before the climb, one run in three reached 1.32 Mbit/s
+        // and the qdisc dropped 6.2%, repaired by retransmissions).
+        #expect((report.max_rate_after_adapt_bps ?? .infinity) <= 1_200_000, "\(summary)")
         let loss = try #require(report.loss_after_adapt, "no relay counters after the drop: \(summary)")
         #expect(loss < 0.02, "relay: \(String(describing: report.relay_loss_after_adapt)); \(summary)")
         let linkLoss = try #require(report.link_loss_after_adapt?.fraction, "no qdisc counters after the drop: \(summary)")
-        #expect(linkLoss < 0.1, "link: \(String(describing: report.link_loss_after_adapt)); \(summary)")
-        // Three runs: 6.0-8.2 s (the estimate itself 1.0-3.0 s; then a paused layer waits 1.5 s of room
-        // and its encoder climbs).
+        #expect(linkLoss < 0.05, "link: \(String(describing: report.link_loss_after_adapt)); \(summary)")
+        // Six runs: 5.8-8.2 s (the estimate itself 1.0-3.0 s; then a paused layer waits 1.5 s of room
+        // and climbs for 2 s).
         let recovery = try #require(report.recovery_s, "relais-client was not back to 4 Mbit/s after the restore: \(summary)")
         #expect(recovery <= 10, "\(summary)")
         #expect((report.probes?.successful ?? 0) > 0, "\(summary)")

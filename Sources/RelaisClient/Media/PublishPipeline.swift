@@ -116,6 +116,10 @@ final class VideoLayer {
     var active = true
     /// Since when the estimate has had room for this paused layer: it resumes after 1.5 s of it.
     var fitsSince: Instant?
+    /// When it last resumed: it climbs from 30% of its maximum to all of it over 2 s, so that an
+    /// estimate no packet has tested yet (a probe can be fooled by a shaper's bucket) costs a
+    /// small overshoot that the delay-based detector catches, not a full layer's.
+    var resumedAt: Instant?
     var forceKeyframe = true
     var statistics: LayerSendStatistics
     private var bytesThisSecond = 0
@@ -301,7 +305,7 @@ public final class PublishPipeline: ClientConnectionDelegate {
     /// The controller's target split between the encoders: audio first, video the rest (less 5%
     /// for the packets' overhead), lowest layer first up to each layer's maximum; a higher layer
     /// that would get under 20% of its maximum is paused at once, and resumes (on a keyframe) once
-    /// 30% of its maximum has fitted for 1.5 s. An encoder
+    /// 30% of its maximum has fitted for 1.5 s, then climbs to its maximum over 2 s. An encoder
     /// is reconfigured when its rate moves by more than 5%.
     private func applyTarget(now: Instant) {
         guard let congestion else { return }
@@ -331,11 +335,17 @@ public final class PublishPipeline: ClientConnectionDelegate {
                 if now.since(since) >= .milliseconds(1500) {
                     layer.active = true
                     layer.forceKeyframe = true
+                    layer.resumedAt = now
                 }
             }
             layer.statistics.active = layer.active
             guard layer.active else { continue }
-            let rate = max(min(remaining, layer.maxKbps), 50)
+            var ceiling = layer.maxKbps
+            if let resumed = layer.resumedAt {
+                let seconds = Double(now.nanoseconds(since: resumed)) / 1e9
+                if seconds < 2 { ceiling = Int(Double(ceiling) * (0.3 + 0.35 * seconds)) } else { layer.resumedAt = nil }
+            }
+            let rate = max(min(remaining, ceiling), 50)
             remaining -= rate
             layer.statistics.targetKbps = rate
             guard abs(rate - encoder.bitrateKbps) * 20 > encoder.bitrateKbps else { continue }
