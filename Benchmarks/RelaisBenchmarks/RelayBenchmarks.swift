@@ -10,11 +10,10 @@ import ServerTestSupport
 /// the outbox is flushed after every datagram into no socket, so the figures are the relay's own
 /// CPU without the kernel's send and receive.
 ///
-/// Allocations: Relais and NIO allocate nothing on these paths, and AES-GCM runs on the native
-/// `AEADGCMSession` (OpenSSL EVP contexts keyed once per session), so the GCM benchmarks are pinned
-/// at 0. AES-CM/HMAC still runs on libsrtp's NSS backend (Debian's build), 14 allocations per
-/// operation. The thresholds pin those counts with zero tolerance, so any allocation the relay
-/// adds fails `thresholds check`.
+/// Allocations: Relais and NIO allocate nothing on these paths, and SRTP runs on the native
+/// `NativeSRTPSession` (OpenSSL EVP contexts and HMAC key schedules made once per session), so
+/// both profiles are pinned at 0 with zero tolerance: any allocation the relay adds fails
+/// `thresholds check`.
 func relayConfiguration() -> Benchmark.Configuration {
     .init(
         metrics: [.wallClock, .mallocCountTotal],

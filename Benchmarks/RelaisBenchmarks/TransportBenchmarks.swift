@@ -2,15 +2,19 @@ import Benchmark
 import RelaisTransport
 import RelaisWire
 
-/// SRTP cost per 1200-byte packet: protect at the sender, unprotect at the receiver, for both
-/// profiles, through the same `SRTPSession` the relay uses.
-func srtpRoundTrip(_ profile: SRTPProfile) -> (Benchmark) -> Void {
+/// SRTP cost per 1200-byte packet: protect at the sender, unprotect at the receiver, for every
+/// profile, through the same `SRTPSession` the relay uses, or (`libsrtp`) through Debian's
+/// libsrtp2 for comparison.
+func srtpRoundTrip(_ profile: SRTPProfile, libsrtp: Bool = false) -> (Benchmark) -> Void {
     { benchmark in
         var g = SystemRandomNumberGenerator()
-        let exported = (0..<2 * (profile.keyLength + profile.saltLength)).map { _ in UInt8.random(in: 0...255, using: &g) }
-        guard let sender = try? SRTPContext(keys: SRTPKeyingMaterial(profile: profile, exported: exported, isClient: true)),
-              let receiver = try? SRTPContext(keys: SRTPKeyingMaterial(profile: profile, exported: exported, isClient: false))
-        else { fatalError("libsrtp session setup failed") }
+        let key = (0..<profile.keyLength).map { _ in UInt8.random(in: 0...255, using: &g) }
+        let salt = (0..<profile.saltLength).map { _ in UInt8.random(in: 0...255, using: &g) }
+        let make: (SRTPProfile, [UInt8], [UInt8], SRTPSession.Direction) throws -> SRTPSession = libsrtp
+            ? { try SRTPSession.libsrtpReference(profile: $0, key: $1, salt: $2, direction: $3) }
+            : { try SRTPSession(profile: $0, key: $1, salt: $2, direction: $3) }
+        guard let sender = try? make(profile, key, salt, .outbound), let receiver = try? make(profile, key, salt, .inbound)
+        else { fatalError("SRTP session setup failed") }
         var packet = makeVP8Packet() + [UInt8](repeating: 0, count: SRTPSession.maxTrailer)
         let length = packet.count - SRTPSession.maxTrailer
         var seq: UInt16 = 0
@@ -19,8 +23,8 @@ func srtpRoundTrip(_ profile: SRTPProfile) -> (Benchmark) -> Void {
             for _ in benchmark.scaledIterations {
                 seq &+= 1
                 RTPRewrite.setSequenceNumber(SequenceNumber(seq), in: raw)
-                guard let protected = try? sender.outbound.protectRTP(raw, length: length),
-                      let plain = try? receiver.inbound.unprotectRTP(raw, length: protected)
+                guard let protected = try? sender.protectRTP(raw, length: length),
+                      let plain = try? receiver.unprotectRTP(raw, length: protected)
                 else { fatalError("SRTP round trip failed") }
                 blackHole(plain)
             }
@@ -34,6 +38,12 @@ func transportBenchmarks() {
         maxDuration: .seconds(3), maxIterations: 500)
     Benchmark("SRTP protect+unprotect 1200B AEAD_AES_128_GCM", configuration: srtpConfiguration, closure: srtpRoundTrip(.aeadAES128GCM))
     Benchmark("SRTP protect+unprotect 1200B AES_CM_128_HMAC_SHA1_80", configuration: srtpConfiguration, closure: srtpRoundTrip(.aes128CMSHA1_80))
+    Benchmark("SRTP protect+unprotect 1200B AES_CM_128_HMAC_SHA1_32", configuration: srtpConfiguration, closure: srtpRoundTrip(.aes128CMSHA1_32))
+    // The same through libsrtp (Debian's build, NSS backend): the reference, not thresholded.
+    Benchmark("SRTP protect+unprotect 1200B AEAD_AES_128_GCM libsrtp", configuration: srtpConfiguration,
+              closure: srtpRoundTrip(.aeadAES128GCM, libsrtp: true))
+    Benchmark("SRTP protect+unprotect 1200B AES_CM_128_HMAC_SHA1_80 libsrtp", configuration: srtpConfiguration,
+              closure: srtpRoundTrip(.aes128CMSHA1_80, libsrtp: true))
 
     // A full DTLS 1.2 handshake between two endpoints in memory (ECDHE-ECDSA P-256), certificates
     // generated beforehand, datagrams moved by hand: the CPU a relay spends per joining peer.

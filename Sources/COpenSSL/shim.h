@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <string.h>
 #include <openssl/ssl.h>
 #include <openssl/bio.h>
 #include <openssl/x509.h>
@@ -53,5 +55,42 @@ static inline long relais_dtls_handle_timeout(SSL *ssl) { return DTLSv1_handle_t
 static inline long relais_bio_set_mem_eof_return(BIO *bio, long value) { return BIO_set_mem_eof_return(bio, value); }
 
 static inline long relais_bio_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
+
+/* HMAC-SHA1 (RFC 2104) with its key schedule done once: the SHA-1 states after absorbing the
+   inner and outer padded keys. A MAC then copies two plain structs and hashes the message, with
+   no allocation (OpenSSL 3's EVP_MAC and HMAC_CTX duplicate a provider context per message).
+   SRTP's AES_CM_128_HMAC_SHA1 profiles (RFC 3711 §4.2.1) authenticate every packet this way.
+   The SHA1_* functions are deprecated in OpenSSL 3 in favour of EVP, which cannot do this
+   without allocating; they remain the library's own assembly block function. */
+typedef struct { SHA_CTX inner; SHA_CTX outer; } relais_hmac_sha1_key;
+
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+static inline int relais_hmac_sha1_set_key(relais_hmac_sha1_key *h, const unsigned char *key, size_t length) {
+    unsigned char pad[64];
+    if (length > sizeof pad) return 0;
+    memset(pad, 0x36, sizeof pad);
+    for (size_t i = 0; i < length; i++) pad[i] ^= key[i];
+    if (SHA1_Init(&h->inner) != 1 || SHA1_Update(&h->inner, pad, sizeof pad) != 1) return 0;
+    memset(pad, 0x5c, sizeof pad);
+    for (size_t i = 0; i < length; i++) pad[i] ^= key[i];
+    int ok = SHA1_Init(&h->outer) == 1 && SHA1_Update(&h->outer, pad, sizeof pad) == 1;
+    OPENSSL_cleanse(pad, sizeof pad);
+    return ok;
+}
+
+/* out[0..<20] = HMAC-SHA1(key, a[0..<a_length] || b[0..<b_length]). */
+static inline int relais_hmac_sha1(const relais_hmac_sha1_key *h, const void *a, size_t a_length,
+                                   const void *b, size_t b_length, unsigned char *out) {
+    SHA_CTX c = h->inner;
+    unsigned char inner[SHA_DIGEST_LENGTH];
+    if (SHA1_Update(&c, a, a_length) != 1) return 0;
+    if (b_length > 0 && SHA1_Update(&c, b, b_length) != 1) return 0;
+    if (SHA1_Final(inner, &c) != 1) return 0;
+    c = h->outer;
+    if (SHA1_Update(&c, inner, sizeof inner) != 1) return 0;
+    return SHA1_Final(out, &c);
+}
+#pragma clang diagnostic pop
 
 #endif

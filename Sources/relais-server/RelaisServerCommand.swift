@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
     var mediaLoops: Int?
     @Option(help: "ICE consent timeout in seconds, RFC 7675 (env RELAIS_CONSENT_TIMEOUT; default 30).")
     var consentTimeout: Int?
-    @Option(help: "SRTP profiles offered in DTLS, comma-separated, preferred first: gcm, cm (env RELAIS_SRTP_PROFILES; default gcm,cm).")
+    @Option(help: "SRTP profiles offered in DTLS, comma-separated, preferred first: gcm (AEAD_AES_128_GCM), cm (AES_CM_128_HMAC_SHA1_80), cm32 (AES_CM_128_HMAC_SHA1_32) (env RELAIS_SRTP_PROFILES; default gcm,cm).")
     var srtpProfiles: String?
     @Option(help: "PEM file with the DTLS certificate; generated at start when absent (env RELAIS_DTLS_CERT).")
     var dtlsCert: String?
@@ -234,7 +234,8 @@ struct Serve: AsyncParsableCommand {
             switch name.trimmingCharacters(in: .whitespaces).lowercased() {
             case "gcm", "aead_aes_128_gcm": return .aeadAES128GCM
             case "cm", "aes128_cm_sha1_80": return .aes128CMSHA1_80
-            default: throw ValidationError("unknown SRTP profile '\(name)' (use gcm or cm)")
+            case "cm32", "aes128_cm_sha1_32": return .aes128CMSHA1_32
+            default: throw ValidationError("unknown SRTP profile '\(name)' (use gcm, cm or cm32)")
             }
         }
     }

@@ -67,7 +67,7 @@ struct MediaPathAbuseTests {
             guard bytes.count >= 12, bytes[0] >> 6 == 2, !(64...95).contains(bytes[1] & 0x7F) else { return }  // RTP only
             let sequence = UInt16(bytes[2]) << 8 | UInt16(bytes[3])
             let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
-            let (index, delta) = AEADGCMSession.estimate(highest[ssrc] ?? 0, sequence)
+            let (index, delta) = NativeSRTPSession.estimate(highest[ssrc] ?? 0, sequence)
             if delta > 0 || highest[ssrc] == nil { highest[ssrc] = index }
             packets += 1
             if let previous = sent[ssrc]?[index] {

@@ -1,27 +1,32 @@
 import RelaisTransport
 
-/// SRTP and SRTCP unprotect (RFC 3711; RFC 7714 for AEAD_AES_128_GCM) for both profiles the relay
-/// negotiates: AES_CM_128_HMAC_SHA1_80 through libsrtp and AEAD_AES_128_GCM native (OpenSSL EVP).
-/// Keys are fixed. Creating a session costs far more than a packet (libsrtp key expansion), so the
+/// SRTP and SRTCP unprotect (RFC 3711; RFC 7714 for AEAD_AES_128_GCM) for every profile the relay
+/// negotiates, all native (`NativeSRTPSession`, OpenSSL EVP and SHA-1): AEAD_AES_128_GCM,
+/// AES_CM_128_HMAC_SHA1_80 and _32. Keys are fixed. Creating a session costs far more than a
+/// packet (key derivation, EVP contexts, the SSRC table), so the
 /// sessions are kept for `inputsPerSession` inputs and then replaced: a crash may in principle
 /// depend on the replay state left by earlier inputs, which a fresh run of the single input would
 /// not reproduce (libFuzzer then reports it as a crash with the whole sequence in its log).
 ///
-/// `srtp`: the input's first byte picks profile and RTP/RTCP, the rest is the datagram, which
+/// `srtp`: the input's first byte picks profile (bit 0: GCM; else bit 2: _32 over _80) and
+/// RTP/RTCP (bit 1), the rest is the datagram, which
 /// almost always fails authentication early. `srtp-authentic`: the rest is a plaintext packet that
 /// is protected first with the same keys, then optionally damaged at one byte (second and third
 /// input bytes), then unprotected: the path behind authentication, the replay check and
 /// decryption run on every input. What unprotect accepts must be the plaintext, byte for byte.
+/// (A damaged packet under _32's 4-byte RTP tag is forged with probability 2^-32 per input: one
+/// false finding in about 400 runs of 10 million.)
 enum SRTPFuzz {
     static let key: [UInt8] = Array(0..<16)
     static let salts: [SRTPProfile: [UInt8]] = [
         .aes128CMSHA1_80: Array(100..<114),
+        .aes128CMSHA1_32: Array(100..<114),
         .aeadAES128GCM: Array(100..<112),
     ]
     static let capacity = 1500 + SRTPSession.maxTrailer
 
     static func profile(_ selector: UInt8) -> SRTPProfile {
-        selector & 1 == 0 ? .aes128CMSHA1_80 : .aeadAES128GCM
+        selector & 1 != 0 ? .aeadAES128GCM : selector & 4 == 0 ? .aes128CMSHA1_80 : .aes128CMSHA1_32
     }
 
     static func session(_ profile: SRTPProfile, _ direction: SRTPSession.Direction) -> SRTPSession? {

@@ -109,7 +109,7 @@ enum Seeds {
 
     static func srtp() -> [[UInt8]] {
         var inputs: [[UInt8]] = []
-        for selector: UInt8 in 0..<4 {
+        for selector: UInt8 in 0..<8 {
             let profile = SRTPFuzz.profile(selector)
             guard let outbound = SRTPFuzz.session(profile, .outbound) else { continue }
             let plain = selector & 2 == 0 ? rtp()[Int(selector) % 4] : rtcp()[Int(selector) % 8]

@@ -124,7 +124,7 @@ public struct DownTrack: Sendable {
     }
 
     /// Output sequence numbers remembered as forwarded: the outbound SRTP replay window (1024 in
-    /// both libsrtp and `AEADGCMSession`), beyond which the SRTP context refuses to protect.
+    /// both libsrtp and `NativeSRTPSession`), beyond which the SRTP context refuses to protect.
     public static let sentWindow = 1024
 
     /// - Parameters:

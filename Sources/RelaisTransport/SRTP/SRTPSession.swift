@@ -1,24 +1,24 @@
 internal import CSRTP
 
-/// Why libsrtp refused a packet. Every case is counted and the packet dropped.
+/// Why SRTP refused a packet. Every case is counted and the packet dropped.
 public enum SRTPError: Error, Hashable, Sendable {
     /// The authentication tag did not verify (forged, corrupted, or keyed for someone else).
     case authenticationFailed
     /// The packet index was already seen or is older than the replay window (RFC 3711 §3.3.2).
     case replayed
-    /// Too short to hold a header and tag, or a header libsrtp cannot parse.
+    /// Too short to hold a header and tag, or a header that runs past the packet.
     case malformed
     /// No room after the packet for the authentication tag.
     case noRoomForTag
-    /// libsrtp failed to create a session (bad key length, out of memory): a setup error.
+    /// A session could not be created (bad key length, out of memory): a setup error.
     case setupFailed(code: Int32)
-    /// A new SSRC arrived on an outbound session whose fixed-capacity SSRC table is full
-    /// (native AES-GCM: never evicts outbound, which would reuse nonces).
+    /// A new SSRC arrived on an outbound session whose fixed-capacity SSRC table is full (never
+    /// evicted outbound, which would reuse keystream).
     case ssrcTableFull
     /// An outbound SSRC whose state was reclaimed after it was retired: sending under it again
     /// would restart its index and reuse keystream (RFC 3711 §9.1).
     case ssrcRetired
-    /// Any other libsrtp status.
+    /// Any other failure (an OpenSSL call failed, a libsrtp status, an exhausted SRTCP index).
     case other(code: Int32)
 
     init(status: srtp_err_status_t) {
@@ -36,13 +36,14 @@ enum SRTPLibrary {
     static let initialised: Bool = srtp_init() == srtp_err_status_ok
 }
 
-/// One direction of SRTP and SRTCP for a transport, owning a libsrtp session (RFC 3711, RFC 7714).
+/// One direction of SRTP and SRTCP for a transport (RFC 3711, RFC 7714).
 ///
-/// All SSRCs of the direction share it (`ssrc_any_inbound` / `ssrc_any_outbound`), as BUNDLE puts
-/// every stream of a peer on one DTLS association. Packets are transformed in place: unprotect
-/// shortens the packet, protect appends the tag, so the caller's buffer must have
-/// `SRTPSession.maxTrailer` spare bytes after the packet. Not thread-safe: a session belongs to the
-/// event loop of its transport.
+/// All SSRCs of the direction share it, as BUNDLE puts every stream of a peer on one DTLS
+/// association. Packets are transformed in place: unprotect shortens the packet, protect appends
+/// the tag, so the caller's buffer must have `SRTPSession.maxTrailer` spare bytes after the packet.
+/// Every profile runs on `NativeSRTPSession` (OpenSSL EVP and SHA-1: no allocation or lock per
+/// packet); libsrtp carries a session only as the tests' oracle. Not thread-safe: a session
+/// belongs to the event loop of its transport.
 public final class SRTPSession {
     public enum Direction: Sendable { case inbound, outbound }
 
@@ -51,45 +52,47 @@ public final class SRTPSession {
 
     public let profile: SRTPProfile
     public let direction: Direction
+    /// The relay's implementation; nil on the libsrtp oracle.
+    private let native: NativeSRTPSession?
+    /// libsrtp (`ssrc_any_inbound` / `ssrc_any_outbound`): the tests' oracle only.
     private var session: srtp_t?
-    /// AEAD_AES_128_GCM over OpenSSL EVP (no allocation or lock per packet); nil for libsrtp.
-    private let gcm: AEADGCMSession?
-    /// libsrtp outbound: the SSRCs it has streams for, bounded like the native table (libsrtp
-    /// itself creates a stream for every new SSRC and never frees one).
-    private var libsrtpOutbound: OutboundSSRCTable?
 
-    /// SSRCs with state per session for AES-GCM: inbound evicts the least recently used beyond
-    /// it, outbound refuses new ones (`.ssrcTableFull`).
-    static let gcmInboundSSRCs = 64
-    static let gcmOutboundSSRCs = 256
+    /// SSRCs with state per session: inbound evicts the least recently used beyond it, outbound
+    /// refuses new ones (`.ssrcTableFull`) unless a retired one can be reclaimed.
+    static let inboundSSRCs = 64
+    static let outboundSSRCs = 256
 
-    /// SSRCs with state in the native AES-GCM session (tests); nil on libsrtp.
-    var gcmSSRCCount: Int? { gcm?.ssrcCount }
+    /// SSRCs with state in the native session (tests); nil on libsrtp.
+    var nativeSSRCCount: Int? { native?.ssrcCount }
 
-    /// Which implementation carries a session. `.libsrtp` for AES-GCM is the tests' oracle only.
+    /// Which implementation carries a session. `.libsrtp` is the tests' oracle only.
     enum Backend { case native, libsrtp }
 
     /// Creates a session keyed with a master key and salt from the DTLS-SRTP exporter.
-    ///
-    /// AEAD_AES_128_GCM runs on `AEADGCMSession` (OpenSSL EVP); AES_CM_128_HMAC_SHA1_80 on libsrtp.
     public convenience init(profile: SRTPProfile, key: [UInt8], salt: [UInt8], direction: Direction, replayWindow: UInt = 1024) throws(SRTPError) {
         try self.init(profile: profile, key: key, salt: salt, direction: direction, replayWindow: replayWindow, backend: .native)
+    }
+
+    /// A session on libsrtp (Debian's build), the reference the native one is measured and tested
+    /// against; the relay never uses it.
+    public static func libsrtpReference(profile: SRTPProfile, key: [UInt8], salt: [UInt8], direction: Direction) throws(SRTPError) -> SRTPSession {
+        try SRTPSession(profile: profile, key: key, salt: salt, direction: direction, backend: .libsrtp)
     }
 
     init(profile: SRTPProfile, key: [UInt8], salt: [UInt8], direction: Direction, replayWindow: UInt = 1024, backend: Backend,
          ssrcCapacity: Int? = nil) throws(SRTPError) {
         self.profile = profile
         self.direction = direction
-        if profile == .aeadAES128GCM, backend == .native {
+        if backend == .native {
             guard replayWindow <= 0x7fff else { throw .setupFailed(code: -2) }
             let inbound = direction == .inbound
-            gcm = try AEADGCMSession(
-                masterKey: key, masterSalt: salt, inbound: inbound, replayWindow: Int(replayWindow),
-                capacity: ssrcCapacity ?? (inbound ? Self.gcmInboundSSRCs : Self.gcmOutboundSSRCs))
+            native = try NativeSRTPSession(
+                profile: profile, masterKey: key, masterSalt: salt, inbound: inbound, replayWindow: Int(replayWindow),
+                capacity: ssrcCapacity ?? (inbound ? Self.inboundSSRCs : Self.outboundSSRCs))
             session = nil
             return
         }
-        gcm = nil
+        native = nil
         guard SRTPLibrary.initialised else { throw .setupFailed(code: -1) }
         var policy = srtp_policy_t()
         switch profile {
@@ -98,6 +101,9 @@ public final class SRTPSession {
             srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp)
         case .aes128CMSHA1_80:
             srtp_crypto_policy_set_rtp_default(&policy.rtp)
+            srtp_crypto_policy_set_rtcp_default(&policy.rtcp)
+        case .aes128CMSHA1_32:
+            srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy.rtp)
             srtp_crypto_policy_set_rtcp_default(&policy.rtcp)
         }
         policy.ssrc.type = direction == .inbound ? ssrc_any_inbound : ssrc_any_outbound
@@ -116,29 +122,14 @@ public final class SRTPSession {
             throw .setupFailed(code: Int32(bitPattern: status.rawValue))
         }
         self.session = created
-        // The relay's AES-CM sessions (and any session given a capacity); libsrtp's AES-GCM sessions
-        // are the tests' oracle of libsrtp's own behaviour and stay unbounded.
-        if direction == .outbound, profile == .aes128CMSHA1_80 || ssrcCapacity != nil {
-            libsrtpOutbound = OutboundSSRCTable(capacity: ssrcCapacity ?? Self.gcmOutboundSSRCs)
-        }
     }
 
     /// The owner stopped sending under `ssrc` (a removed consumer): its state may be reclaimed
     /// when a new SSRC needs room, after which `ssrc` is refused (`.ssrcRetired`) rather than
-    /// restarted at index 0. Sending under it before that continues its indices.
+    /// restarted at index 0. Sending under it before that continues its indices. (The libsrtp
+    /// reference keeps every stream it ever made.)
     public func retireOutbound(ssrc: UInt32) {
-        if let gcm { gcm.retire(ssrc) } else { libsrtpOutbound?.retire(ssrc) }
-    }
-
-    /// Admits `ssrc` to the libsrtp outbound table, freeing the stream of a reclaimed retired SSRC.
-    @inline(__always)
-    private func admitOutbound(_ buffer: UnsafeMutableRawBufferPointer, ssrcOffset: Int, length: Int) throws(SRTPError) {
-        guard libsrtpOutbound != nil else { return }
-        guard length >= ssrcOffset + 4, length <= buffer.count, let base = buffer.baseAddress else { throw .malformed }
-        let ssrc = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: ssrcOffset, as: UInt32.self))
-        if let reclaimed = try libsrtpOutbound?.use(ssrc) {
-            _ = srtp_remove_stream(session, reclaimed.bigEndian)
-        }
+        native?.retire(ssrc)
     }
 
     deinit {
@@ -149,9 +140,8 @@ public final class SRTPSession {
     /// Returns the protected length.
     @inline(__always)
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        if let gcm { return try gcm.protectRTP(buffer, length: length) }
+        if let native { return try native.protectRTP(buffer, length: length) }
         guard buffer.count - length >= Self.maxTrailer else { throw .noRoomForTag }
-        try admitOutbound(buffer, ssrcOffset: 8, length: length)
         var len = Int32(length)
         let status = srtp_protect(session, buffer.baseAddress, &len)
         guard status == srtp_err_status_ok else { throw SRTPError(status: status) }
@@ -161,7 +151,7 @@ public final class SRTPSession {
     /// Verifies and decrypts an SRTP packet of `length` bytes in place. Returns the RTP length.
     @inline(__always)
     public func unprotectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        if let gcm { return try gcm.unprotectRTP(buffer, length: length) }
+        if let native { return try native.unprotectRTP(buffer, length: length) }
         guard length >= 12, length <= buffer.count else { throw .malformed }
         var len = Int32(length)
         let status = srtp_unprotect(session, buffer.baseAddress, &len)
@@ -171,9 +161,8 @@ public final class SRTPSession {
 
     /// Protects an RTCP compound packet in place (adds the SRTCP index and tag).
     public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        if let gcm { return try gcm.protectRTCP(buffer, length: length) }
+        if let native { return try native.protectRTCP(buffer, length: length) }
         guard buffer.count - length >= Self.maxTrailer else { throw .noRoomForTag }
-        try admitOutbound(buffer, ssrcOffset: 4, length: length)
         var len = Int32(length)
         let status = srtp_protect_rtcp(session, buffer.baseAddress, &len)
         guard status == srtp_err_status_ok else { throw SRTPError(status: status) }
@@ -182,7 +171,7 @@ public final class SRTPSession {
 
     /// Verifies and decrypts an SRTCP packet in place. Returns the RTCP length.
     public func unprotectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        if let gcm { return try gcm.unprotectRTCP(buffer, length: length) }
+        if let native { return try native.unprotectRTCP(buffer, length: length) }
         guard length >= 8 + 4, length <= buffer.count else { throw .malformed }
         var len = Int32(length)
         let status = srtp_unprotect_rtcp(session, buffer.baseAddress, &len)
@@ -224,70 +213,4 @@ public final class SRTPContext {
     }
 
     public var profile: SRTPProfile { outbound.profile }
-}
-
-/// The outbound SSRCs of a libsrtp session, with the native GCM table's policy: at most `capacity`
-/// streams; a retired SSRC keeps its stream (and indices) until a new SSRC needs room, then the
-/// least recently used retired one is reclaimed and forbidden for the session's lifetime.
-struct OutboundSSRCTable {
-    let capacity: Int
-    private var ssrcs: [UInt32] = []
-    private var retired: [Bool] = []
-    private var lastUsed: [UInt64] = []
-    private var clock: UInt64 = 0
-    private var lastHit = 0
-    private var forbidden: Set<UInt32> = []
-    private var forbiddenOrder: [UInt32] = []
-
-    init(capacity: Int) {
-        self.capacity = max(capacity, 1)
-        ssrcs.reserveCapacity(self.capacity)
-        retired.reserveCapacity(self.capacity)
-        lastUsed.reserveCapacity(self.capacity)
-    }
-
-    var count: Int { ssrcs.count }
-
-    /// Notes a packet under `ssrc`; returns the SSRC whose stream must be freed to make room.
-    mutating func use(_ ssrc: UInt32) throws(SRTPError) -> UInt32? {
-        clock &+= 1
-        if lastHit < ssrcs.count, ssrcs[lastHit] == ssrc {
-            retired[lastHit] = false
-            lastUsed[lastHit] = clock
-            return nil
-        }
-        if let i = ssrcs.firstIndex(of: ssrc) {
-            lastHit = i
-            retired[i] = false
-            lastUsed[i] = clock
-            return nil
-        }
-        if !forbidden.isEmpty, forbidden.contains(ssrc) { throw .ssrcRetired }
-        if ssrcs.count < capacity {
-            ssrcs.append(ssrc)
-            retired.append(false)
-            lastUsed.append(clock)
-            lastHit = ssrcs.count - 1
-            return nil
-        }
-        var reclaim: Int?
-        for j in ssrcs.indices where retired[j] {
-            if reclaim.map({ lastUsed[j] < lastUsed[$0] }) ?? true { reclaim = j }
-        }
-        guard let reclaim else { throw .ssrcTableFull }
-        let old = ssrcs[reclaim]
-        if forbidden.insert(old).inserted {
-            forbiddenOrder.append(old)
-            if forbiddenOrder.count > AEADGCMSession.forbiddenLimit { forbidden.remove(forbiddenOrder.removeFirst()) }
-        }
-        ssrcs[reclaim] = ssrc
-        retired[reclaim] = false
-        lastUsed[reclaim] = clock
-        lastHit = reclaim
-        return old
-    }
-
-    mutating func retire(_ ssrc: UInt32) {
-        if let i = ssrcs.firstIndex(of: ssrc) { retired[i] = true }
-    }
 }

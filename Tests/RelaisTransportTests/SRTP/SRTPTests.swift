@@ -20,7 +20,7 @@ import Testing
         let plain = packet.serialized()
         var buffer = plain + [UInt8](repeating: 0, count: SRTPSession.maxTrailer)
         let protectedLength = try buffer.withUnsafeMutableBytes { try client.outbound.protectRTP($0, length: plain.count) }
-        #expect(protectedLength == plain.count + (profile == .aeadAES128GCM ? 16 : 10))
+        #expect(protectedLength == plain.count + profile.rtpTagLength)
         #expect(Array(buffer[12..<plain.count]) != Array(plain[12...]))  // payload encrypted
         let n = try buffer.withUnsafeMutableBytes { try server.inbound.unprotectRTP($0, length: protectedLength) }
         #expect(Array(buffer.prefix(n)) == plain)

@@ -2,10 +2,10 @@
 import TestSupport
 import Testing
 
-/// The native AEAD_AES_128_GCM SRTP (`AEADGCMSession`, OpenSSL EVP) against libsrtp 2.5 as the
-/// oracle: byte-identical protect output, cross unprotect both ways, the same accept/refuse
+/// The native SRTP (`NativeSRTPSession`, OpenSSL EVP and SHA-1), every profile, against libsrtp 2.5
+/// as the oracle: byte-identical protect output, cross unprotect both ways, the same accept/refuse
 /// decision on reordered, repeated and old packets, and typed errors on damaged input.
-@Suite struct SRTPGCMInteropTests {
+@Suite struct SRTPNativeInteropTests {
     /// A seeded generator so a failure replays the same way (SplitMix64).
     /// Our session and libsrtp's for the same master key, salt and direction.
     struct Pair {
@@ -13,12 +13,12 @@ import Testing
         let oracle: SRTPSession
     }
 
-    static func pairs(_ g: inout SplitMix64) throws -> (outbound: Pair, inbound: Pair) {
+    static func pairs(_ profile: SRTPProfile, _ g: inout SplitMix64) throws -> (outbound: Pair, inbound: Pair) {
         let key = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
-        let salt = (0..<12).map { _ in UInt8.random(in: 0...255, using: &g) }
+        let salt = (0..<profile.saltLength).map { _ in UInt8.random(in: 0...255, using: &g) }
         func make(_ d: SRTPSession.Direction) throws -> Pair {
-            Pair(ours: try SRTPSession(profile: .aeadAES128GCM, key: key, salt: salt, direction: d, backend: .native),
-                 oracle: try SRTPSession(profile: .aeadAES128GCM, key: key, salt: salt, direction: d, backend: .libsrtp))
+            Pair(ours: try SRTPSession(profile: profile, key: key, salt: salt, direction: d, backend: .native),
+                 oracle: try SRTPSession(profile: profile, key: key, salt: salt, direction: d, backend: .libsrtp))
         }
         return (try make(.outbound), try make(.inbound))
     }
@@ -45,6 +45,11 @@ import Testing
             p += [UInt8](repeating: 0, count: padding - 1) + [UInt8(padding)]
         }
         return p
+    }
+
+    /// Where an SRTCP packet carries its E flag and index: last for GCM, before the tag for AES-CM.
+    static func srtcpTrailer(_ profile: SRTPProfile, _ packet: [UInt8]) -> Int {
+        packet.count - (profile == .aeadAES128GCM ? 4 : 14)
     }
 
     /// A random RTCP compound: a header of a real type, the sender SSRC, then 0...60 words.
@@ -77,10 +82,10 @@ import Testing
 
     /// Many SSRCs, each starting close to 65535 so ROC increments, random header shapes: protect
     /// gives the same bytes on both implementations, and each unprotects the other's output.
-    @Test(arguments: [1 as UInt64, 2, 3])
-    func rtpProtectIsByteIdenticalAndCrossUnprotects(seed: UInt64) throws {
+    @Test(arguments: SRTPProfile.allCases, [1 as UInt64, 2, 3])
+    func rtpProtectIsByteIdenticalAndCrossUnprotects(profile: SRTPProfile, seed: UInt64) throws {
         var g = SplitMix64(seed: seed)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
         let ssrcs = (0..<24).map { _ in UInt32.random(in: 0...UInt32.max, using: &g) }
         var seqs = ssrcs.map { _ in UInt16.random(in: 65_300...65_535, using: &g) }
         var checked = 0, wrapped = 0
@@ -96,7 +101,7 @@ import Testing
             let theirs = Self.run(plain, out.oracle.protectRTP)
             #expect(mine == theirs)
             guard let a = Self.bytes(mine), let b = Self.bytes(theirs) else { Issue.record("protect refused: \(mine) \(theirs)"); return }
-            #expect(a.count == plain.count + 16)
+            #expect(a.count == plain.count + profile.rtpTagLength)
             #expect(Self.run(a, inb.oracle.unprotectRTP) == .ok(plain))  // ours -> libsrtp
             #expect(Self.run(b, inb.ours.unprotectRTP) == .ok(plain))  // libsrtp -> ours
             checked += 1
@@ -107,9 +112,10 @@ import Testing
 
     /// One SSRC jumping by up to 30000 so ROC climbs several times; then a late packet of the
     /// previous ROC (RFC 3711 Appendix A's guess of ROC - 1).
-    @Test func rocAcrossSeveralWrapsAndLatePacketOfPreviousROC() throws {
+    @Test(arguments: SRTPProfile.allCases)
+    func rocAcrossSeveralWrapsAndLatePacketOfPreviousROC(profile: SRTPProfile) throws {
         var g = SplitMix64(seed: 77)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
         var seq: UInt16 = 100
         var history: [[UInt8]] = []
         for _ in 0..<200 {
@@ -123,7 +129,7 @@ import Testing
             history.append(plain)
         }
         // Packets just before and after a wrap, delivered out of order across it.
-        let (out2, inb2) = try Self.pairs(&g)
+        let (out2, inb2) = try Self.pairs(profile, &g)
         let around: [UInt16] = [65_530, 65_531, 3, 65_533, 1, 65_535, 0, 2, 65_534, 65_532]
         for s in around {
             let plain = Self.rtp(ssrc: 9, seq: s, &g)
@@ -137,10 +143,10 @@ import Testing
 
     /// Inbound differential: the same stream of protected packets, reordered, duplicated and with
     /// packets older than the window, gets the same accept/refuse decision and plaintext from both.
-    @Test(arguments: [11 as UInt64, 12])
-    func replayWindowDecisionsMatchLibsrtp(seed: UInt64) throws {
+    @Test(arguments: SRTPProfile.allCases, [11 as UInt64, 12])
+    func replayWindowDecisionsMatchLibsrtp(profile: SRTPProfile, seed: UInt64) throws {
         var g = SplitMix64(seed: seed)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
         var protected: [[UInt8]] = []
         var seq = UInt16.random(in: 0...65_535, using: &g)
         for _ in 0..<3_000 {
@@ -164,9 +170,11 @@ import Testing
 
     /// SRTCP compounds from several SSRCs: identical output (index per sender SSRC from 1, E=1),
     /// cross unprotect, replays refused by both.
-    @Test func srtcpIsByteIdenticalCrossUnprotectsAndRefusesReplays() throws {
+    @Test(arguments: SRTPProfile.allCases)
+    func srtcpIsByteIdenticalCrossUnprotectsAndRefusesReplays(profile: SRTPProfile) throws {
         var g = SplitMix64(seed: 5)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
+        let trailer = profile == .aeadAES128GCM ? 20 : 14
         let ssrcs = (0..<8).map { _ in UInt32.random(in: 0...UInt32.max, using: &g) }
         var sent: [[UInt8]] = []
         for _ in 0..<1_500 {
@@ -174,8 +182,8 @@ import Testing
             let mine = Self.run(plain, out.ours.protectRTCP)
             #expect(mine == Self.run(plain, out.oracle.protectRTCP))
             guard let a = Self.bytes(mine) else { Issue.record("\(mine)"); return }
-            #expect(a.count == plain.count + 20)
-            #expect(a[a.count - 4] & 0x80 != 0)  // E flag
+            #expect(a.count == plain.count + trailer)
+            #expect(a[Self.srtcpTrailer(profile, a)] & 0x80 != 0)  // E flag
             #expect(Self.run(a, inb.ours.unprotectRTCP) == .ok(plain))
             #expect(Self.run(a, inb.oracle.unprotectRTCP) == .ok(plain))
             sent.append(a)
@@ -186,11 +194,11 @@ import Testing
             let mine = Self.run(a, inb.ours.unprotectRTCP)
             #expect(mine == .refused(.replayed))
             #expect(mine == Self.run(a, inb.oracle.unprotectRTCP))
-            a[a.count - 4] &= 0x7f
-            #expect(Self.run(a, inb.ours.unprotectRTCP) != .ok(Array(a.prefix(a.count - 20))))
+            a[Self.srtcpTrailer(profile, a)] &= 0x7f
+            #expect(Self.run(a, inb.ours.unprotectRTCP) != .ok(Array(a.prefix(a.count - trailer))))
         }
         // Reordered delivery within the window is accepted by both.
-        let (out2, inb2) = try Self.pairs(&g)
+        let (out2, inb2) = try Self.pairs(profile, &g)
         var batch = (0..<100).compactMap { _ in Self.bytes(Self.run(Self.rtcp(ssrc: 7, &g), out2.ours.protectRTCP)) }
         batch.shuffle(using: &g)
         for a in batch {
@@ -202,9 +210,10 @@ import Testing
 
     /// Outbound re-protect of an index already sent (the relay's retransmissions) succeeds and
     /// gives the same bytes; inbound the repeat is a replay; older than the window is refused.
-    @Test func retransmissionReprotectsIdenticallyAndOldIndexIsRefused() throws {
+    @Test(arguments: SRTPProfile.allCases)
+    func retransmissionReprotectsIdenticallyAndOldIndexIsRefused(profile: SRTPProfile) throws {
         var g = SplitMix64(seed: 9)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
         var plains: [[UInt8]] = []
         var first: [[UInt8]] = []
         for i in 0..<1_500 {
@@ -229,9 +238,10 @@ import Testing
 
     /// Every bit flipped in a protected packet is refused with a typed error, and every truncation
     /// too; never a trap, never a plaintext.
-    @Test func flippedBitsAndTruncationsAreRefused() throws {
+    @Test(arguments: SRTPProfile.allCases)
+    func flippedBitsAndTruncationsAreRefused(profile: SRTPProfile) throws {
         var g = SplitMix64(seed: 21)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
         for n in 0..<40 {
             let plain = Self.rtp(ssrc: 1, seq: UInt16(n), &g)
             let rtcpPlain = Self.rtcp(ssrc: 1, &g)
@@ -267,19 +277,50 @@ import Testing
     /// A peer cycling through thousands of SSRCs (all authenticated) does not grow our state: the
     /// inbound table stays at its capacity, evicting the least recently used; outbound refuses
     /// SSRCs beyond its capacity rather than evicting (which would reuse nonces).
-    @Test func ssrcFloodDoesNotGrowState() throws {
+    @Test(arguments: SRTPProfile.allCases)
+    func ssrcFloodDoesNotGrowState(profile: SRTPProfile) throws {
         var g = SplitMix64(seed: 33)
-        let (out, inb) = try Self.pairs(&g)
+        let (out, inb) = try Self.pairs(profile, &g)
         for i in 0..<5_000 {
             let plain = Self.rtp(ssrc: UInt32(1_000 + i), seq: UInt16(i & 0xffff), &g)
             guard let a = Self.bytes(Self.run(plain, out.oracle.protectRTP)) else { Issue.record("libsrtp protect"); return }
             #expect(Self.run(a, inb.ours.unprotectRTP) == .ok(plain))
         }
-        #expect(inb.ours.gcmSSRCCount == SRTPSession.gcmInboundSSRCs)
+        #expect(inb.ours.nativeSSRCCount == SRTPSession.inboundSSRCs)
         for i in 0..<1_000 {
             let result = Self.run(Self.rtp(ssrc: UInt32(i), seq: 1, &g), out.ours.protectRTP)
-            if i < SRTPSession.gcmOutboundSSRCs { #expect(Self.bytes(result) != nil) } else { #expect(result == .refused(.ssrcTableFull)) }
+            if i < SRTPSession.outboundSSRCs { #expect(Self.bytes(result) != nil) } else { #expect(result == .refused(.ssrcTableFull)) }
         }
-        #expect(out.ours.gcmSSRCCount == SRTPSession.gcmOutboundSSRCs)
+        #expect(out.ours.nativeSSRCCount == SRTPSession.outboundSSRCs)
+    }
+
+    /// Known answers independent of libsrtp: the RFC 3711 §B.3 key derivation (AES-CM session key,
+    /// salt and the first 160 bits of the authentication key) and RFC 2202's HMAC-SHA1 cases through
+    /// the precomputed-key MAC.
+    @Test func keyDerivationAndHMACMatchTheRFCVectors() throws {
+        func hex(_ s: String) -> [UInt8] {
+            var out: [UInt8] = []
+            var i = s.startIndex
+            while i < s.endIndex {
+                let j = s.index(i, offsetBy: 2)
+                out.append(UInt8(s[i..<j], radix: 16)!)
+                i = j
+            }
+            return out
+        }
+        let key = hex("E1F97A0D3E018BE0D64FA32C06DE4139"), salt = hex("0EC675AD498AFEEBB6960B3AABE6")
+        #expect(try NativeSRTPSession.prf(key, salt, label: 0, length: 16) == hex("C61E7A93744F39EE10734AFE3FF7A087"))
+        #expect(try NativeSRTPSession.prf(key, salt, label: 2, length: 14) == hex("30CBBC08863D8C85D49DB34A9AE1"))
+        #expect(try NativeSRTPSession.prf(key, salt, label: 1, length: 20) == hex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4"))
+        let cases: [(key: [UInt8], data: [UInt8], mac: String)] = [
+            ([UInt8](repeating: 0x0b, count: 20), Array("Hi There".utf8), "b617318655057264e28bc0b6fb378c8ef146be00"),
+            (Array("Jefe".utf8), Array("what do ya want for nothing?".utf8), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+            ([UInt8](repeating: 0xaa, count: 80), Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8), ""),
+        ]
+        for c in cases where !c.mac.isEmpty {
+            #expect(NativeSRTPSession.hmacSHA1(key: c.key, c.data) == hex(c.mac.uppercased()))
+        }
+        // Keys longer than a block are not SRTP's (20 bytes): refused rather than hashed.
+        #expect(NativeSRTPSession.hmacSHA1(key: cases[2].key, cases[2].data) == nil)
     }
 }

@@ -1,13 +1,14 @@
 internal import COpenSSL
 
-/// AEAD_AES_128_GCM SRTP and SRTCP (RFC 7714) for one direction of a transport, directly over
-/// OpenSSL 3's EVP interface.
+/// SRTP and SRTCP for one direction of a transport, directly over OpenSSL's EVP interface and
+/// its SHA-1: AEAD_AES_128_GCM (RFC 7714) and AES_CM_128_HMAC_SHA1_80 / _32 (RFC 3711, RFC 5764).
 ///
 /// Everything that allocates happens in `init`: the session keys are derived (RFC 3711 §4.3,
-/// AES-CM PRF), one `EVP_CIPHER_CTX` is keyed for RTP and one for RTCP, and the per-SSRC table
-/// (and, inbound, its replay bitmaps) is allocated at its fixed capacity. Per packet the context
-/// is only re-initialised with the packet's IV (no cipher, no key: no fetch, no key schedule), so
-/// protect and unprotect neither allocate nor lock.
+/// AES-CM PRF), one `EVP_CIPHER_CTX` is keyed for RTP and one for RTCP, the HMAC key schedules
+/// (AES-CM) are computed, and the per-SSRC table (and, inbound, its replay bitmaps) is allocated at
+/// its fixed capacity. Per packet the cipher context is only re-initialised with the packet's IV
+/// (no cipher, no key: no fetch, no key schedule) and the MAC starts from copies of the
+/// precomputed SHA-1 states, so protect and unprotect neither allocate nor lock.
 ///
 /// Behaviour follows libsrtp 2.5 (the implementation aiortc and browsers interoperate with), so
 /// both can be swapped for one another packet for packet:
@@ -19,8 +20,12 @@ internal import COpenSSL
 ///   the same IV and so the same bytes for the same packet; an index older than the window is
 ///   refused as `.replayed`, as libsrtp refuses it.
 /// - SRTCP: the index is per sender SSRC, starting at 1; the inbound window is 128 indices
-///   (libsrtp's `srtp_rdb_t`); E=0 (authenticated, not encrypted, RFC 7714 §9.2) is verified and
-///   accepted, as libsrtp accepts it.
+///   (libsrtp's `srtp_rdb_t`); E=0 (authenticated, not encrypted) is verified and accepted, as
+///   libsrtp accepts it.
+/// - AES-CM: the keystream starts at (salt XOR SSRC XOR index) << 16, the tag is HMAC-SHA1 over
+///   the packet and its ROC (RTP) or its E flag and index (SRTCP), truncated to 10 bytes (4 for
+///   RTP under _32; SRTCP keeps 10, RFC 5764 §4.1.2), compared in constant time before anything
+///   is decrypted.
 ///
 /// Deviation: the per-SSRC table has a fixed capacity. Inbound, a new authenticated SSRC evicts
 /// the least recently used one (only a holder of the key can create entries, so an attacker cannot
@@ -28,17 +33,43 @@ internal import COpenSSL
 /// consumer): its slot keeps its index, so the SSRC can come back and continue, until a new SSRC
 /// needs room in a full table; then the least recently used retired slot is reused and its SSRC
 /// is *forbidden* for the rest of the session (`.ssrcRetired`): recreating it would restart its
-/// ROC at 0 and reuse GCM nonces (RFC 7714 §14, RFC 3711 §9.1). With no retired slot to reuse, a
+/// ROC at 0 and reuse keystream (RFC 7714 §14, RFC 3711 §9.1). With no retired slot to reuse, a
 /// new SSRC is refused (`.ssrcTableFull`). `forbiddenLimit` bounds what is remembered; an SSRC
 /// forgotten beyond it could only come back through a 32-bit collision of the relay's random
 /// output SSRCs.
 ///
 /// Not thread-safe: a session belongs to the event loop of its transport.
-final class AEADGCMSession {
-    static let tagLength = 16
-    static let saltLength = 12
-    static let keyLength = 16
+final class NativeSRTPSession {
+    /// The transform of a profile: AES-GCM's AEAD, or AES-CM keystream plus a truncated HMAC-SHA1.
+    enum Transform: Equatable {
+        case aeadGCM
+        case aesCM(rtpTagLength: Int)
 
+        init(_ profile: SRTPProfile) {
+            switch profile {
+            case .aeadAES128GCM: self = .aeadGCM
+            case .aes128CMSHA1_80: self = .aesCM(rtpTagLength: 10)
+            case .aes128CMSHA1_32: self = .aesCM(rtpTagLength: 4)
+            }
+        }
+
+        var saltLength: Int { self == .aeadGCM ? 12 : 14 }
+        var rtpTagLength: Int {
+            switch self {
+            case .aeadGCM: 16
+            case .aesCM(let n): n
+            }
+        }
+        var rtcpTagLength: Int { self == .aeadGCM ? 16 : 10 }
+    }
+
+    static let keyLength = 16
+    static let authKeyLength = 20
+    /// Offsets in `secrets`: two session salts (up to 14 bytes each), a 16-byte IV and a 20-byte
+    /// MAC scratch.
+    private static let rtcpSaltOffset = 14, ivOffset = 28, macOffset = 44, secretsLength = 64
+
+    let transform: Transform
     let isInbound: Bool
     /// RTP replay window in packets (a multiple of 32, as libsrtp's bitvector).
     let window: Int
@@ -46,8 +77,10 @@ final class AEADGCMSession {
 
     private let rtpContext: OpaquePointer
     private let rtcpContext: OpaquePointer
-    /// rtpSalt[12] | rtcpSalt[12] | iv scratch[12], cleansed on deinit.
+    /// rtpSalt | rtcpSalt | iv scratch | mac scratch (see the offsets), cleansed on deinit.
     private let secrets: UnsafeMutablePointer<UInt8>
+    /// AES-CM: the RTP and RTCP HMAC key schedules; nil for GCM. Cleansed on deinit.
+    private let macKeys: UnsafeMutablePointer<relais_hmac_sha1_key>?
     private let slots: UnsafeMutablePointer<Slot>
     /// Inbound only: `capacity * words` words of RTP replay bitmap; bit k of a slot's bitmap says
     /// whether index (slot.rtpIndex - k) was received.
@@ -75,52 +108,89 @@ final class AEADGCMSession {
     private var forbiddenOrder: [UInt32] = []
     static let forbiddenLimit = 4096
 
-    /// Derives the session keys from a master key (16 bytes) and master salt (12 bytes).
-    convenience init(masterKey: [UInt8], masterSalt: [UInt8], inbound: Bool, replayWindow: Int, capacity: Int) throws(SRTPError) {
-        guard masterKey.count == Self.keyLength, masterSalt.count == Self.saltLength else { throw .setupFailed(code: -2) }
-        // RFC 3711 §4.3.1 labels; RFC 7714 §11: 128-bit session keys, 96-bit session salts.
-        var rtpKey = try Self.prf(masterKey, masterSalt, label: 0x00, length: 16)
-        var rtpSalt = try Self.prf(masterKey, masterSalt, label: 0x02, length: 12)
-        var rtcpKey = try Self.prf(masterKey, masterSalt, label: 0x03, length: 16)
-        var rtcpSalt = try Self.prf(masterKey, masterSalt, label: 0x05, length: 12)
-        defer {
-            OPENSSL_cleanse(&rtpKey, rtpKey.count)
-            OPENSSL_cleanse(&rtpSalt, rtpSalt.count)
-            OPENSSL_cleanse(&rtcpKey, rtcpKey.count)
-            OPENSSL_cleanse(&rtcpSalt, rtcpSalt.count)
+    /// The session keys of one direction (RFC 3711 §4.3.1 labels 0-2 for SRTP, 3-5 for SRTCP).
+    struct SessionKeys {
+        var rtpKey: [UInt8], rtpAuth: [UInt8], rtpSalt: [UInt8]
+        var rtcpKey: [UInt8], rtcpAuth: [UInt8], rtcpSalt: [UInt8]
+
+        mutating func cleanse() {
+            for i in rtpKey.indices { rtpKey[i] = 0 }
+            for i in rtcpKey.indices { rtcpKey[i] = 0 }
+            for i in rtpAuth.indices { rtpAuth[i] = 0 }
+            for i in rtcpAuth.indices { rtcpAuth[i] = 0 }
+            for i in rtpSalt.indices { rtpSalt[i] = 0 }
+            for i in rtcpSalt.indices { rtcpSalt[i] = 0 }
         }
-        try self.init(rtpKey: rtpKey, rtpSalt: rtpSalt, rtcpKey: rtcpKey, rtcpSalt: rtcpSalt, inbound: inbound, replayWindow: replayWindow, capacity: capacity)
+    }
+
+    /// Derives the session keys from a master key (16 bytes) and master salt (12 bytes for GCM,
+    /// 14 for AES-CM).
+    convenience init(profile: SRTPProfile, masterKey: [UInt8], masterSalt: [UInt8], inbound: Bool, replayWindow: Int, capacity: Int) throws(SRTPError) {
+        let transform = Transform(profile)
+        guard masterKey.count == Self.keyLength, masterSalt.count == transform.saltLength else { throw .setupFailed(code: -2) }
+        // RFC 7714 §11: 128-bit session keys, 96-bit session salts; RFC 3711 §4.3: 112-bit salts,
+        // 160-bit authentication keys for HMAC-SHA1.
+        let authLength = transform == .aeadGCM ? 0 : Self.authKeyLength
+        var keys = SessionKeys(
+            rtpKey: try Self.prf(masterKey, masterSalt, label: 0x00, length: 16),
+            rtpAuth: authLength > 0 ? try Self.prf(masterKey, masterSalt, label: 0x01, length: authLength) : [],
+            rtpSalt: try Self.prf(masterKey, masterSalt, label: 0x02, length: transform.saltLength),
+            rtcpKey: try Self.prf(masterKey, masterSalt, label: 0x03, length: 16),
+            rtcpAuth: authLength > 0 ? try Self.prf(masterKey, masterSalt, label: 0x04, length: authLength) : [],
+            rtcpSalt: try Self.prf(masterKey, masterSalt, label: 0x05, length: transform.saltLength))
+        defer { keys.cleanse() }
+        try self.init(transform: transform, keys: keys, inbound: inbound, replayWindow: replayWindow, capacity: capacity)
     }
 
     /// Keys the session with session keys and salts directly (RFC 7714 §17 test vectors).
-    init(rtpKey: [UInt8], rtpSalt: [UInt8], rtcpKey: [UInt8], rtcpSalt: [UInt8], inbound: Bool, replayWindow: Int, capacity: Int) throws(SRTPError) {
-        guard rtpKey.count == 16, rtcpKey.count == 16, rtpSalt.count == 12, rtcpSalt.count == 12,
+    init(transform: Transform, keys: SessionKeys, inbound: Bool, replayWindow: Int, capacity: Int) throws(SRTPError) {
+        let cm = transform != .aeadGCM
+        guard keys.rtpKey.count == 16, keys.rtcpKey.count == 16,
+              keys.rtpSalt.count == transform.saltLength, keys.rtcpSalt.count == transform.saltLength,
+              !cm || (keys.rtpAuth.count == Self.authKeyLength && keys.rtcpAuth.count == Self.authKeyLength),
               (64...0x7fff).contains(replayWindow), capacity >= 1
         else { throw .setupFailed(code: -2) }
-        guard let cipher = EVP_CIPHER_fetch(nil, "AES-128-GCM", nil) else { throw .setupFailed(code: -3) }
+        guard let cipher = EVP_CIPHER_fetch(nil, cm ? "AES-128-CTR" : "AES-128-GCM", nil) else { throw .setupFailed(code: -3) }
         defer { EVP_CIPHER_free(cipher) }
         func keyed(_ key: [UInt8]) -> OpaquePointer? {
             guard let ctx = EVP_CIPHER_CTX_new() else { return nil }
+            // CTR is its own inverse: both directions encrypt.
             let ok = key.withUnsafeBufferPointer { k in
-                inbound ? EVP_DecryptInit_ex2(ctx, cipher, k.baseAddress, nil, nil) : EVP_EncryptInit_ex2(ctx, cipher, k.baseAddress, nil, nil)
+                inbound && !cm ? EVP_DecryptInit_ex2(ctx, cipher, k.baseAddress, nil, nil) : EVP_EncryptInit_ex2(ctx, cipher, k.baseAddress, nil, nil)
             }
             // 12 bytes is GCM's default IV length; set it anyway so a default change cannot bite.
-            guard ok == 1, EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, nil) == 1 else {
+            guard ok == 1, cm || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, nil) == 1 else {
                 EVP_CIPHER_CTX_free(ctx)
                 return nil
             }
             return ctx
         }
-        guard let rtp = keyed(rtpKey) else { throw .setupFailed(code: -4) }
-        guard let rtcp = keyed(rtcpKey) else { EVP_CIPHER_CTX_free(rtp); throw .setupFailed(code: -4) }
+        guard let rtp = keyed(keys.rtpKey) else { throw .setupFailed(code: -4) }
+        guard let rtcp = keyed(keys.rtcpKey) else { EVP_CIPHER_CTX_free(rtp); throw .setupFailed(code: -4) }
+        if cm {
+            let macs = UnsafeMutablePointer<relais_hmac_sha1_key>.allocate(capacity: 2)
+            let ok = keys.rtpAuth.withUnsafeBufferPointer { relais_hmac_sha1_set_key(macs, $0.baseAddress, $0.count) } == 1
+                && keys.rtcpAuth.withUnsafeBufferPointer { relais_hmac_sha1_set_key(macs + 1, $0.baseAddress, $0.count) } == 1
+            guard ok else {
+                OPENSSL_cleanse(macs, 2 * MemoryLayout<relais_hmac_sha1_key>.size)
+                macs.deallocate()
+                EVP_CIPHER_CTX_free(rtp)
+                EVP_CIPHER_CTX_free(rtcp)
+                throw .setupFailed(code: -6)
+            }
+            macKeys = macs
+        } else {
+            macKeys = nil
+        }
         rtpContext = rtp
         rtcpContext = rtcp
+        self.transform = transform
         isInbound = inbound
         window = (replayWindow + 31) / 32 * 32
         self.capacity = capacity
-        secrets = .allocate(capacity: 36)
-        secrets.initialize(repeating: 0, count: 36)
-        for i in 0..<12 { secrets[i] = rtpSalt[i]; secrets[12 + i] = rtcpSalt[i] }
+        secrets = .allocate(capacity: Self.secretsLength)
+        secrets.initialize(repeating: 0, count: Self.secretsLength)
+        for i in 0..<transform.saltLength { secrets[i] = keys.rtpSalt[i]; secrets[Self.rtcpSaltOffset + i] = keys.rtcpSalt[i] }
         slots = .allocate(capacity: capacity)
         slots.initialize(repeating: Slot(), count: capacity)
         words = (window + 63) / 64
@@ -136,8 +206,12 @@ final class AEADGCMSession {
     deinit {
         EVP_CIPHER_CTX_free(rtpContext)  // cleanses the key schedule
         EVP_CIPHER_CTX_free(rtcpContext)
-        OPENSSL_cleanse(secrets, 36)
+        OPENSSL_cleanse(secrets, Self.secretsLength)
         secrets.deallocate()
+        if let macKeys {
+            OPENSSL_cleanse(macKeys, 2 * MemoryLayout<relais_hmac_sha1_key>.size)
+            macKeys.deallocate()
+        }
         slots.deinitialize(count: capacity)
         slots.deallocate()
         bitmaps?.deallocate()
@@ -146,11 +220,11 @@ final class AEADGCMSession {
     // MARK: Key derivation
 
     /// The AES-CM PRF of RFC 3711 §4.3.3 with key_derivation_rate 0: AES-128 in counter mode keyed
-    /// with the master key, IV = (master salt XOR label at byte 7) || 00 00. The 96-bit salt is
+    /// with the master key, IV = (master salt XOR label at byte 7) || 00 00. GCM's 96-bit salt is
     /// padded with two zero bytes to the 112 bits of RFC 3711, as libsrtp pads it.
     static func prf(_ masterKey: [UInt8], _ masterSalt: [UInt8], label: UInt8, length: Int) throws(SRTPError) -> [UInt8] {
         var iv = [UInt8](repeating: 0, count: 16)
-        for i in 0..<masterSalt.count { iv[i] = masterSalt[i] }
+        for i in 0..<min(masterSalt.count, 14) { iv[i] = masterSalt[i] }
         iv[7] ^= label
         guard let ctx = EVP_CIPHER_CTX_new() else { throw .setupFailed(code: -5) }
         defer { EVP_CIPHER_CTX_free(ctx) }
@@ -161,6 +235,16 @@ final class AEADGCMSession {
               EVP_EncryptUpdate(ctx, &out, &n, zeros, Int32(length)) == 1, n == Int32(length)
         else { throw .setupFailed(code: -5) }
         return out
+    }
+
+    /// HMAC-SHA1 of `data` through the precomputed-key path the sessions use (tests); nil for a
+    /// key longer than SHA-1's block, which SRTP's 20-byte keys never are.
+    static func hmacSHA1(key: [UInt8], _ data: [UInt8]) -> [UInt8]? {
+        var schedule = relais_hmac_sha1_key()
+        guard key.withUnsafeBufferPointer({ relais_hmac_sha1_set_key(&schedule, $0.baseAddress, $0.count) }) == 1 else { return nil }
+        var out = [UInt8](repeating: 0, count: 20)
+        let ok = data.withUnsafeBytes { d in out.withUnsafeMutableBufferPointer { relais_hmac_sha1(&schedule, d.baseAddress, d.count, nil, 0, $0.baseAddress) } }
+        return ok == 1 ? out : nil
     }
 
     // MARK: SSRC table
@@ -291,20 +375,24 @@ final class AEADGCMSession {
         UInt32(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 
-    /// IV scratch = salt XOR (00 00 || ssrc || a || b), RFC 7714 §8.1 / §9.1.
+    /// The IV scratch for an SSRC and a 48-bit index `a << 16 | b` (ROC and SEQ, or the SRTCP index).
+    /// GCM: salt XOR (00 00 || ssrc || a || b), RFC 7714 §8.1 / §9.1. AES-CM: (salt || 00 00) XOR
+    /// (00 00 00 00 || ssrc || a || b || 00 00), RFC 3711 §4.1.1, the last two bytes the block counter.
     @inline(__always)
-    private func makeIV(saltOffset: Int, ssrc: UInt32, a: UInt32, b: UInt16) -> UnsafeMutablePointer<UInt8> {
-        let iv = secrets + 24
-        let salt = secrets + saltOffset
-        iv[0] = salt[0]
-        iv[1] = salt[1]
+    private func makeIV(rtcp: Bool, ssrc: UInt32, a: UInt32, b: UInt16) -> UnsafeMutablePointer<UInt8> {
+        let iv = secrets + Self.ivOffset
+        let salt = secrets + (rtcp ? Self.rtcpSaltOffset : 0)
+        let cm = transform != .aeadGCM
+        let o = cm ? 2 : 0
+        for j in 0..<transform.saltLength { iv[j] = salt[j] }
+        if cm { iv[14] = 0; iv[15] = 0 }
         for j in 0..<4 {
             let shift = UInt32(24 - 8 * j)
-            iv[2 + j] = salt[2 + j] ^ UInt8(truncatingIfNeeded: ssrc >> shift)
-            iv[6 + j] = salt[6 + j] ^ UInt8(truncatingIfNeeded: a >> shift)
+            iv[o + 2 + j] ^= UInt8(truncatingIfNeeded: ssrc >> shift)
+            iv[o + 6 + j] ^= UInt8(truncatingIfNeeded: a >> shift)
         }
-        iv[10] = salt[10] ^ UInt8(truncatingIfNeeded: b >> 8)
-        iv[11] = salt[11] ^ UInt8(truncatingIfNeeded: b)
+        iv[o + 10] ^= UInt8(truncatingIfNeeded: b >> 8)
+        iv[o + 11] ^= UInt8(truncatingIfNeeded: b)
         return iv
     }
 
@@ -321,7 +409,7 @@ final class AEADGCMSession {
             guard EVP_EncryptInit_ex(ctx, nil, nil, nil, iv) == 1 else { return false }
         } else {
             guard EVP_DecryptInit_ex(ctx, nil, nil, nil, iv) == 1,
-                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, Int32(tagLength), tag) == 1
+                  EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1
             else { return false }
         }
         let a = aad.assumingMemoryBound(to: UInt8.self)
@@ -336,14 +424,38 @@ final class AEADGCMSession {
         // GCM's final writes nothing; the pointer only has to be valid.
         guard EVP_CipherFinal_ex(ctx, a, &n) == 1 else { return false }
         if encrypt {
-            return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, Int32(tagLength), tag) == 1
+            return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1
         }
         return true
     }
 
+    /// AES-CTR keystream XORed onto `text` in place (encryption and decryption alike).
+    @inline(__always)
+    private static func counterMode(_ ctx: OpaquePointer, iv: UnsafeMutablePointer<UInt8>, text: UnsafeMutableRawPointer, textLength: Int) -> Bool {
+        guard EVP_EncryptInit_ex(ctx, nil, nil, nil, iv) == 1 else { return false }
+        guard textLength > 0 else { return true }
+        var n: Int32 = 0
+        let t = text.assumingMemoryBound(to: UInt8.self)
+        return EVP_EncryptUpdate(ctx, t, &n, t, Int32(textLength)) == 1 && n == Int32(textLength)
+    }
+
+    /// HMAC-SHA1 of `p[0..<length]` followed by the 4 bytes of `suffix` (big-endian) into the MAC
+    /// scratch; nil when OpenSSL fails.
+    @inline(__always)
+    private func mac(rtcp: Bool, _ p: UnsafeRawPointer, _ length: Int, suffix: UInt32?) -> UnsafeMutablePointer<UInt8>? {
+        guard let macKeys else { return nil }
+        let out = secrets + Self.macOffset
+        var tail = (suffix ?? 0).bigEndian
+        let ok = withUnsafeBytes(of: &tail) { t in
+            relais_hmac_sha1(macKeys + (rtcp ? 1 : 0), p, length, t.baseAddress, suffix == nil ? 0 : 4, out)
+        }
+        return ok == 1 ? out : nil
+    }
+
     /// Encrypts the RTP packet `buffer[0..<length]` in place and appends the tag.
     func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        guard length <= buffer.count, buffer.count - length >= Self.tagLength, let p = buffer.baseAddress else { throw .noRoomForTag }
+        let tagLength = transform.rtpTagLength
+        guard length <= buffer.count, buffer.count - length >= tagLength, let p = buffer.baseAddress else { throw .noRoomForTag }
         let header = try Self.headerLength(p, length)
         let seq = UInt16(truncatingIfNeeded: Self.be32(p, 0))
         let ssrc = Self.be32(p, 8)
@@ -357,17 +469,27 @@ final class AEADGCMSession {
         clock &+= 1
         slots[i].lastUsed = clock
         if delta > 0 { slots[i].rtpIndex = index }
-        let iv = makeIV(saltOffset: 0, ssrc: ssrc, a: UInt32(truncatingIfNeeded: index >> 16), b: seq)
-        guard Self.seal(rtpContext, encrypt: true, iv: iv, aad: p, aadLength: header, aad2: nil, aad2Length: 0,
-                        text: p + header, textLength: length - header, tag: p + length)
-        else { throw .other(code: -10) }
-        return length + Self.tagLength
+        let roc = UInt32(truncatingIfNeeded: index >> 16)
+        let iv = makeIV(rtcp: false, ssrc: ssrc, a: roc, b: seq)
+        if transform == .aeadGCM {
+            guard Self.seal(rtpContext, encrypt: true, iv: iv, aad: p, aadLength: header, aad2: nil, aad2Length: 0,
+                            text: p + header, textLength: length - header, tag: p + length)
+            else { throw .other(code: -10) }
+        } else {
+            // RFC 3711 §4.2: the tag covers the encrypted packet and its ROC (not sent).
+            guard Self.counterMode(rtpContext, iv: iv, text: p + header, textLength: length - header),
+                  let tag = mac(rtcp: false, p, length, suffix: roc)
+            else { throw .other(code: -10) }
+            (p + length).copyMemory(from: tag, byteCount: tagLength)
+        }
+        return length + tagLength
     }
 
     /// Verifies and decrypts the SRTP packet `buffer[0..<length]` in place; the RTP length.
     func unprotectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        guard length >= 12 + Self.tagLength, length <= buffer.count, let p = buffer.baseAddress else { throw .malformed }
-        let end = length - Self.tagLength
+        let tagLength = transform.rtpTagLength
+        guard length >= 12 + tagLength, length <= buffer.count, let p = buffer.baseAddress else { throw .malformed }
+        let end = length - tagLength
         let header = try Self.headerLength(p, end)
         let seq = UInt16(truncatingIfNeeded: Self.be32(p, 0))
         let ssrc = Self.be32(p, 8)
@@ -377,10 +499,17 @@ final class AEADGCMSession {
             guard delta > -window else { throw .replayed }
             if let found, bit(found, -delta) { throw .replayed }
         }
-        let iv = makeIV(saltOffset: 0, ssrc: ssrc, a: UInt32(truncatingIfNeeded: index >> 16), b: seq)
-        guard Self.seal(rtpContext, encrypt: false, iv: iv, aad: p, aadLength: header, aad2: nil, aad2Length: 0,
-                        text: p + header, textLength: end - header, tag: p + end)
-        else { throw .authenticationFailed }
+        let roc = UInt32(truncatingIfNeeded: index >> 16)
+        let iv = makeIV(rtcp: false, ssrc: ssrc, a: roc, b: seq)
+        if transform == .aeadGCM {
+            guard Self.seal(rtpContext, encrypt: false, iv: iv, aad: p, aadLength: header, aad2: nil, aad2Length: 0,
+                            text: p + header, textLength: end - header, tag: p + end)
+            else { throw .authenticationFailed }
+        } else {
+            // Authenticate before decrypting anything (RFC 3711 §3.3 step 5).
+            guard let tag = mac(rtcp: false, p, end, suffix: roc), CRYPTO_memcmp(tag, p + end, tagLength) == 0 else { throw .authenticationFailed }
+            guard Self.counterMode(rtpContext, iv: iv, text: p + header, textLength: end - header) else { throw .other(code: -10) }
+        }
         let i: Int
         if let found { i = found } else { i = try insert(ssrc) }
         clock &+= 1
@@ -389,11 +518,13 @@ final class AEADGCMSession {
         return end
     }
 
-    // MARK: SRTCP (RFC 7714 §9)
+    // MARK: SRTCP (RFC 7714 §9, RFC 3711 §3.4)
 
-    /// Encrypts an RTCP compound in place: header(8) || ciphertext || tag(16) || E=1 + index(4).
+    /// Protects an RTCP compound in place. GCM: header(8) || ciphertext || tag(16) || E=1 + index(4).
+    /// AES-CM: header(8) || ciphertext || E=1 + index(4) || tag(10).
     func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        guard length <= buffer.count, buffer.count - length >= Self.tagLength + 4, let p = buffer.baseAddress else { throw .noRoomForTag }
+        let tagLength = transform.rtcpTagLength
+        guard length <= buffer.count, buffer.count - length >= tagLength + 4, let p = buffer.baseAddress else { throw .noRoomForTag }
         guard length >= 8 else { throw .malformed }
         let ssrc = Self.be32(p, 4)
         let i: Int
@@ -405,21 +536,31 @@ final class AEADGCMSession {
         clock &+= 1
         slots[i].lastUsed = clock
         let index = slots[i].rtcpIndex
-        let trailer = p + length + Self.tagLength
-        trailer.storeBytes(of: (0x8000_0000 | index).bigEndian, as: UInt32.self)
-        let iv = makeIV(saltOffset: 12, ssrc: ssrc, a: index >> 16, b: UInt16(truncatingIfNeeded: index))
-        guard Self.seal(rtcpContext, encrypt: true, iv: iv, aad: p, aadLength: 8, aad2: trailer, aad2Length: 4,
-                        text: p + 8, textLength: length - 8, tag: p + length)
-        else { throw .other(code: -10) }
-        return length + Self.tagLength + 4
+        let iv = makeIV(rtcp: true, ssrc: ssrc, a: index >> 16, b: UInt16(truncatingIfNeeded: index))
+        if transform == .aeadGCM {
+            let trailer = p + length + tagLength
+            trailer.storeBytes(of: (0x8000_0000 | index).bigEndian, as: UInt32.self)
+            guard Self.seal(rtcpContext, encrypt: true, iv: iv, aad: p, aadLength: 8, aad2: trailer, aad2Length: 4,
+                            text: p + 8, textLength: length - 8, tag: p + length)
+            else { throw .other(code: -10) }
+        } else {
+            guard Self.counterMode(rtcpContext, iv: iv, text: p + 8, textLength: length - 8) else { throw .other(code: -10) }
+            (p + length).storeBytes(of: (0x8000_0000 | index).bigEndian, as: UInt32.self)
+            guard let tag = mac(rtcp: true, p, length + 4, suffix: nil) else { throw .other(code: -10) }
+            (p + length + 4).copyMemory(from: tag, byteCount: tagLength)
+        }
+        return length + tagLength + 4
     }
 
     /// Verifies (and, with E=1, decrypts) an SRTCP packet in place; the RTCP length.
     func unprotectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        guard length >= 8 + Self.tagLength + 4, length <= buffer.count, let p = buffer.baseAddress else { throw .malformed }
-        let end = length - Self.tagLength - 4
-        let trailer = p + length - 4
-        let word = Self.be32(p, length - 4)
+        let tagLength = transform.rtcpTagLength
+        guard length >= 8 + tagLength + 4, length <= buffer.count, let p = buffer.baseAddress else { throw .malformed }
+        let gcm = transform == .aeadGCM
+        let end = length - tagLength - 4
+        // Where the E flag and index are: last for GCM, before the tag for AES-CM.
+        let trailerOffset = gcm ? length - 4 : end
+        let word = Self.be32(p, trailerOffset)
         let encrypted = word & 0x8000_0000 != 0
         let index = word & 0x7fff_ffff
         let ssrc = Self.be32(p, 4)
@@ -434,13 +575,21 @@ final class AEADGCMSession {
                 if bits & 1 == 1 { throw .replayed }
             }
         }
-        let iv = makeIV(saltOffset: 12, ssrc: ssrc, a: index >> 16, b: UInt16(truncatingIfNeeded: index))
-        let ok = encrypted
-            ? Self.seal(rtcpContext, encrypt: false, iv: iv, aad: p, aadLength: 8, aad2: trailer, aad2Length: 4,
-                        text: p + 8, textLength: end - 8, tag: p + end)
-            : Self.seal(rtcpContext, encrypt: false, iv: iv, aad: p, aadLength: end, aad2: trailer, aad2Length: 4,
-                        text: p + end, textLength: 0, tag: p + end)
-        guard ok else { throw .authenticationFailed }
+        let iv = makeIV(rtcp: true, ssrc: ssrc, a: index >> 16, b: UInt16(truncatingIfNeeded: index))
+        if gcm {
+            let trailer = p + trailerOffset
+            let ok = encrypted
+                ? Self.seal(rtcpContext, encrypt: false, iv: iv, aad: p, aadLength: 8, aad2: trailer, aad2Length: 4,
+                            text: p + 8, textLength: end - 8, tag: p + end)
+                : Self.seal(rtcpContext, encrypt: false, iv: iv, aad: p, aadLength: end, aad2: trailer, aad2Length: 4,
+                            text: p + end, textLength: 0, tag: p + end)
+            guard ok else { throw .authenticationFailed }
+        } else {
+            guard let tag = mac(rtcp: true, p, end + 4, suffix: nil), CRYPTO_memcmp(tag, p + end + 4, tagLength) == 0 else { throw .authenticationFailed }
+            if encrypted {
+                guard Self.counterMode(rtcpContext, iv: iv, text: p + 8, textLength: end - 8) else { throw .other(code: -10) }
+            }
+        }
         let i: Int
         if let found { i = found } else { i = try insert(ssrc) }
         clock &+= 1
