@@ -57,6 +57,20 @@ struct SignalingConnection {
     /// The close of a connection that sent no `join` or `resume` in time (1008, policy violation).
     static let joinTimeoutClose: (code: UInt16, reason: String) = (1008, "join_timeout: no join or resume in time")
 
+    /// Tears down a connection whose close did not finish within its grace, abortively: with
+    /// SO_LINGER 0 the kernel resets it at once and frees what it still held for the peer (a whole
+    /// send buffer, megabytes, for a reader that stopped). A plain close would leave an orphaned
+    /// socket probing the peer's zero window for up to a minute, its buffer still allocated, and
+    /// the peer might never learn that the connection ended.
+    static func abort(_ channel: (any Channel)?) {
+        guard let channel else { return }
+        guard let options = channel as? any SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
     /// Admits the connection under the caps, runs it, and frees its slot when it ends.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, peer: SocketAddress?, channel: (any Channel)?) async {
         let address = peer?.ipAddress ?? "unknown"
@@ -70,7 +84,7 @@ struct SignalingConnection {
             // Wait briefly for the peer's close, discarding whatever it sends, then drop the socket.
             let reaper = Task {
                 try? await Task.sleep(for: Self.closeGrace)
-                if !Task.isCancelled { channel?.close(promise: nil) }
+                if !Task.isCancelled { Self.abort(channel) }
             }
             do {
                 for try await _ in inbound.messages(maxSize: Self.transportFrameLimit) {}
@@ -115,8 +129,8 @@ struct SignalingConnection {
             await outbox.closing.wait()
             try? await Task.sleep(for: Self.closeGrace)
             guard !Task.isCancelled else { return }
-            logger.info("signaling connection did not finish closing; closing its socket", metadata: ["queued_bytes": "\(outbox.queuedBytes)"])
-            channel?.close(promise: nil)
+            logger.info("signaling connection did not finish closing; resetting it", metadata: ["queued_bytes": "\(outbox.queuedBytes)"])
+            Self.abort(channel)
         }
         // Join deadline: a connection that has not joined or resumed in time is closed.
         let joinDeadline = context.configuration.joinDeadline
