@@ -86,6 +86,8 @@ struct Serve: AsyncParsableCommand {
     var mediaPort: Int?
     @Option(help: "Media event loops, one UDP socket each; 0 = one per core (env RELAIS_MEDIA_LOOPS; default 0).")
     var mediaLoops: Int?
+    @Option(help: "Receive and send buffer bytes asked for each media socket, forced past net.core.rmem_max/wmem_max when the process has CAP_NET_ADMIN (env RELAIS_MEDIA_SOCKET_BUFFER; default 4194304).")
+    var mediaSocketBuffer: Int?
     @Option(help: "ICE consent timeout in seconds, RFC 7675 (env RELAIS_CONSENT_TIMEOUT; default 30).")
     var consentTimeout: Int?
     @Option(help: "SRTP profiles offered in DTLS, comma-separated, preferred first: gcm (AEAD_AES_128_GCM), cm (AES_CM_128_HMAC_SHA1_80), cm32 (AES_CM_128_HMAC_SHA1_32) (env RELAIS_SRTP_PROFILES; default gcm,cm).")
@@ -156,6 +158,7 @@ struct Serve: AsyncParsableCommand {
         configuration.media.host = pick(mediaHost, "media-host", "RELAIS_MEDIA_HOST", "127.0.0.1")
         configuration.media.port = try pick(mediaPort, "media-port", "RELAIS_MEDIA_PORT", 40_000)
         configuration.media.loops = try pick(mediaLoops, "media-loops", "RELAIS_MEDIA_LOOPS", 0)
+        configuration.media.socketBufferBytes = try pick(mediaSocketBuffer, "media-socket-buffer", "RELAIS_MEDIA_SOCKET_BUFFER", 4 << 20)
         let consent = try pick(consentTimeout, "consent-timeout", "RELAIS_CONSENT_TIMEOUT", 30)
         guard consent > 0 else { throw ValidationError("consent timeout must be positive") }
         configuration.media.transport.consentTimeout = .seconds(consent)

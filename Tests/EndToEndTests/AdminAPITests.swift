@@ -319,12 +319,24 @@ import Testing
                     var forwarded: Int
                     var latencySamples: Int
                     var latencyMicrosecondsP99: Double?
+                    var drops: [String: Int]
+                    var receiveBufferBytes: Int
                 }
                 var loops: [Loop]
             }
             let media = try await Self.get(Loops.self, server.httpBase + "/v1/admin/media", token: token)
             #expect(media.loops.reduce(0) { $0 + $1.forwarded } > 50)
             #expect(media.loops.reduce(0) { $0 + $1.latencySamples } > 0)
+            // Every drop reason is listed, happened or not, under the names /metrics uses.
+            for loop in media.loops {
+                #expect(Set(loop.drops.keys) == Set(MediaLoopCounters.dropReasons), "\(loop.drops)")
+                #expect(loop.receiveBufferBytes > 0)
+                for reason in loop.drops.keys {
+                    #expect(during.keys.contains { $0.hasPrefix("relais_media_drops_total{") && $0.contains("reason=\"\(reason)\"") }, "\(reason) in /metrics")
+                }
+            }
+            // Root (CI) may pass the sysctl cap: the configured 4 MiB, which the kernel reports doubled.
+            if geteuid() == 0 { #expect(media.loops.allSatisfy { $0.receiveBufferBytes >= 2 * MediaConfiguration().socketBufferBytes }) }
             _ = await expert.wait()
             _ = await cart.wait()
             let after = try await scrape()

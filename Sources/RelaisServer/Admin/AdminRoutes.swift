@@ -124,7 +124,7 @@ struct AdminRoutes: Sendable {
             try await guarded(request) { _ in
                 let reset = request.uri.queryParameters.get("resetLatency").map { $0 == "true" || $0 == "1" } ?? false
                 let figures = try await media.loopFigures(resetLatency: reset)
-                return try json(MediaLoopsBody(loops: figures.map { MediaLoopBody(counters: $0.counters, relay: $0.relay) }))
+                return try json(MediaLoopsBody(loops: figures.map { MediaLoopBody(counters: $0.counters, relay: $0.relay, socket: $0.socket) }))
             }
         }
     }
@@ -233,13 +233,20 @@ struct MediaLoopBody: Codable {
     var transportFeedbackToPublishers: Int
     /// REMB compounds (the configured ceiling) sent to publishers.
     var rembToPublishers: Int
-    /// Media-path drops by named reason (`relais_media_drops_total{reason}` in /metrics).
+    /// Every media-path drop by named reason, the same names and counts as
+    /// `relais_media_drops_total{reason}` in /metrics (ADMIN.md lists them).
+    var drops: [String: Int]
+    /// Some of the same, under their earlier field names.
     var nackRepeats, nackOverBudget, rtpDuplicates, rtpTooOld, unwritableDrops, ssrcLimitDrops, addressMovesRefused: Int
     var transportsOpened, transportsClosed, consentExpiries, dtlsFailures, srtpFailures: Int
     var latencySamples: Int
     var latencyMicrosecondsP50, latencyMicrosecondsP90, latencyMicrosecondsP99, latencyMicrosecondsMax: Double?
+    /// The socket's buffers as the kernel sized them (`getsockopt`: twice what was granted).
+    var receiveBufferBytes, sendBufferBytes: Int
 
-    init(counters c: MediaLoopCounters, relay: RelayStatistics) {
+    init(counters c: MediaLoopCounters, relay: RelayStatistics, socket: SocketBufferSizes) {
+        receiveBufferBytes = socket.receiveBytes
+        sendBufferBytes = socket.sendBytes
         loop = relay.loop
         latencySamples = relay.latencySamples
         latencyMicrosecondsP50 = relay.latencyMicrosecondsP50
@@ -258,6 +265,7 @@ struct MediaLoopBody: Codable {
         keyframeRequests = c.keyframeRequests
         transportFeedbackToPublishers = c.transportFeedbackToPublishers
         rembToPublishers = c.rembToPublishers
+        drops = Dictionary(c.namedDrops.map { ($0.reason, $0.count) }, uniquingKeysWith: +)
         nackRepeats = c.nackRepeats
         nackOverBudget = c.nackOverBudget
         rtpDuplicates = c.rtpDuplicates

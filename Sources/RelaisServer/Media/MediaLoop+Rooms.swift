@@ -155,9 +155,10 @@ extension MediaLoop {
                 if keyframe { consumer.counters.keyframes &+= 1 }
                 sendProtectedTransmit(to: subscriber, length: n)
             case .dropAndRequestKeyframe:
+                counters.forwardDrops[.waitingForKeyframe, default: 0] += 1
                 requestKeyframe(stream, now: now)
-            case .drop:
-                break
+            case .drop(let reason):
+                counters.forwardDrops[reason, default: 0] += 1
             }
         }
     }
@@ -235,7 +236,10 @@ extension MediaLoop {
     }
 
     private func sendProtectedTransmit(to entry: TransportEntry, length: Int) {
-        guard let protected = entry.transport.protectRTP(transmit, length: length) else { return }
+        guard let protected = entry.transport.protectRTP(transmit, length: length) else {
+            counters.protectRefused += 1
+            return
+        }
         send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<protected]))
     }
 

@@ -4,6 +4,7 @@ import NIOPosix
 public import Logging
 public import RelaisWire
 public import RelaisTransport
+public import RelaisSFU
 
 /// Identifies a transport within its media loop.
 public typealias TransportID = Int
@@ -79,6 +80,17 @@ public struct MediaLoopCounters: Sendable, Equatable {
     public var unwritableDrops = 0
     /// Checks that validated an address bound to another transport with fresh consent: not moved.
     public var addressMovesRefused = 0
+    /// Packets a subscriber's down track did not forward, by reason (waiting for a keyframe after
+    /// a subscribe, a layer switch or a source change; reordered from an earlier source; an output
+    /// index already used or too old for the SRTP window; no payload type mapping; malformed).
+    public var forwardDrops: [DownTrackDropReason: Int] = [:]
+    /// RTP or RTCP the outbound SRTP context refused to protect (its SSRC table full or the SSRC
+    /// retired, an index older than the replay window), so never sent.
+    public var protectRefused = 0
+    /// Datagrams the kernel dropped because this loop's socket receive buffer was full (the
+    /// `drops` column of /proc/net/udp for its port): filled in when the counters are read, not by
+    /// the loop.
+    public var socketReceiveDrops = 0
 }
 
 /// Everything media on one event loop: its UDP socket, its transports and their rooms.
@@ -149,8 +161,11 @@ public final class MediaLoop {
 
     // MARK: - Lifecycle (on the loop)
 
-    /// Binds the UDP socket and starts the timer tick. Call on `eventLoop`.
-    func bind(host: String, port: Int) -> EventLoopFuture<Void> {
+    /// The buffer sizes the kernel gave this loop's socket (0 before `bind`).
+    private(set) var socketBuffers = SocketBufferSizes()
+
+    /// Binds the UDP socket, sizes its buffers and starts the timer tick. Call on `eventLoop`.
+    func bind(host: String, port: Int, socketBufferBytes: Int = 0) -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         // Closures below run on this loop; the loop-bound box makes that confinement explicit.
         let this = NIOLoopBound(self, eventLoop: eventLoop)
@@ -166,14 +181,36 @@ public final class MediaLoop {
                     try channel.pipeline.syncOperations.addHandler(MediaChannelHandler(loop: this.value))
                 }
             }
-        return bootstrap.bind(host: host, port: port).map { channel in
+        return bootstrap.bind(host: host, port: port).flatMap { channel in
+            Self.sizeBuffers(channel, bytes: socketBufferBytes).map { (channel, $0) }
+        }.map { channel, sizes in
             let loop = this.value
+            loop.socketBuffers = sizes
             loop.channel = channel
             loop.localAddress = channel.localAddress.flatMap(TransportAddress.init)
             loop.timer = loop.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
                 this.value.tick()
             }
         }
+    }
+
+    /// Asks for `bytes` of receive and send buffer (forcing past the sysctl caps when the process
+    /// may; silently capped when not) and reads back what the kernel gave.
+    private static func sizeBuffers(_ channel: any Channel, bytes: Int) -> EventLoopFuture<SocketBufferSizes> {
+        guard let socket = channel as? any SocketOptionProvider else { return channel.eventLoop.makeSucceededFuture(SocketBufferSizes()) }
+        let size = Int32(clamping: bytes)
+        @Sendable func set(_ force: Int32, _ plain: NIOBSDSocket.Option) -> EventLoopFuture<Void> {
+            guard size > 0 else { return channel.eventLoop.makeSucceededVoidFuture() }
+            return socket.unsafeSetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: force), value: size)
+                .flatMapError { _ in socket.unsafeSetSocketOption(level: .socket, name: plain, value: size) }
+        }
+        return set(SO_RCVBUFFORCE, .so_rcvbuf).flatMap { set(SO_SNDBUFFORCE, .so_sndbuf) }
+            .flatMap { socket.unsafeGetSocketOption(level: .socket, name: .so_rcvbuf) as EventLoopFuture<Int32> }
+            .flatMap { receive in
+                (socket.unsafeGetSocketOption(level: .socket, name: .so_sndbuf) as EventLoopFuture<Int32>)
+                    .map { SocketBufferSizes(receiveBytes: Int(receive), sendBytes: Int($0)) }
+            }
+            .recover { _ in SocketBufferSizes() }
     }
 
     func shutdown() -> EventLoopFuture<Void> {
@@ -396,12 +433,19 @@ public final class MediaLoop {
 
     /// Protects and sends the RTCP compound of `length` bytes in the transmit scratch.
     func sendRTCP(entry: TransportEntry, length: Int) {
-        guard length > 0, let protected = entry.transport.protectRTCP(transmit, length: length) else { return }
+        guard length > 0 else { return }
+        guard let protected = entry.transport.protectRTCP(transmit, length: length) else {
+            counters.protectRefused += 1
+            return
+        }
         send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(transmit)[0..<protected]))
     }
 
     private func sendProtectedRTP(entry: TransportEntry, length: Int) {
-        guard let protected = entry.transport.protectRTP(receive, length: length) else { return }
+        guard let protected = entry.transport.protectRTP(receive, length: length) else {
+            counters.protectRefused += 1
+            return
+        }
         send(entry: entry, bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(receive)[0..<protected]))
     }
 

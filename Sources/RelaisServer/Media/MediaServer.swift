@@ -14,6 +14,12 @@ public struct MediaConfiguration: Sendable {
     public var port = 40_000
     /// Media event loops (one UDP socket each); 0 means one per core.
     public var loops = 1
+    /// Receive and send buffer asked for each media socket. A loop that stalls for a moment (a GC
+    /// of the host, a burst of keyframes to many subscribers) must not lose what arrives meanwhile:
+    /// 4 MiB holds about 1800 full-size datagrams, over half a second of 30 HD subscribers, where
+    /// Linux's default (208 KiB) holds about 90. Set with SO_RCVBUFFORCE/SO_SNDBUFFORCE when the
+    /// process may (CAP_NET_ADMIN), else capped by net.core.rmem_max / wmem_max (logged).
+    public var socketBufferBytes = 4 << 20
     public var transport = TransportConfiguration()
 
     public init() {}
@@ -54,14 +60,23 @@ public final class MediaServer: Sendable {
                     eventLoop: eventLoop, configuration: configuration.transport, certificate: certificate,
                     dtlsContext: dtlsContext, logger: logger)
                 let bound = NIOLoopBound(loop, eventLoop: eventLoop)
-                return loop.bind(host: configuration.host, port: port).map {
+                return loop.bind(host: configuration.host, port: port, socketBufferBytes: configuration.socketBufferBytes).map {
                     (bound, bound.value.localAddress)
                 }
             }.get()
             guard let address else { throw MediaServerError.bindFailed(configuration.host, port) }
             loops.append(bound)
             addresses.append(address)
-            logger.info("media loop listening", metadata: ["loop": "\(i)", "address": "\(address)"])
+            let sizes = try await eventLoop.submit { bound.value.socketBuffers }.get()
+            logger.info("media loop listening", metadata: [
+                "loop": "\(i)", "address": "\(address)", "receive_buffer": "\(sizes.receiveBytes)", "send_buffer": "\(sizes.sendBytes)",
+            ])
+            // getsockopt reports twice what was set; less than asked means the sysctl cap applied.
+            if configuration.socketBufferBytes > 0, min(sizes.receiveBytes, sizes.sendBytes) < configuration.socketBufferBytes {
+                logger.warning("media socket buffers are smaller than configured; raise net.core.rmem_max and wmem_max or grant CAP_NET_ADMIN", metadata: [
+                    "configured": "\(configuration.socketBufferBytes)", "receive_buffer": "\(sizes.receiveBytes / 2)", "send_buffer": "\(sizes.sendBytes / 2)",
+                ])
+            }
         }
         return MediaServer(certificate: certificate, loops: loops, localAddresses: addresses, logger: logger)
     }
@@ -111,8 +126,13 @@ public final class MediaServer: Sendable {
         for i in loops.indices {
             all.append(try await onLoop(i) { loop in
                 LoopFigures(counters: loop.counters, transports: loop.transportCount,
-                            relay: loop.relayStatistics(loop: i, resetLatency: resetLatency))
+                            relay: loop.relayStatistics(loop: i, resetLatency: resetLatency), socket: loop.socketBuffers)
             })
+        }
+        // The kernel's drops for each loop's socket, read here rather than on the loops.
+        let drops = KernelUDPCounters.drops(ports: Set(localAddresses.map { Int($0.port) }))
+        for i in all.indices where i < localAddresses.count {
+            all[i].counters.socketReceiveDrops = drops[Int(localAddresses[i].port)] ?? 0
         }
         return all
     }
@@ -130,6 +150,14 @@ struct LoopFigures: Sendable {
     var counters: MediaLoopCounters
     var transports: Int
     var relay: RelayStatistics
+    var socket: SocketBufferSizes
+}
+
+/// The buffer sizes the kernel gave a media socket (what `getsockopt` reports: Linux doubles the
+/// requested size for its bookkeeping).
+public struct SocketBufferSizes: Sendable, Equatable {
+    public var receiveBytes = 0
+    public var sendBytes = 0
 }
 
 public enum MediaServerError: Error, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Prometheus
+import RelaisSFU
 import RelaisTransport
 import Synchronization
 
@@ -131,15 +132,11 @@ public final class ServerMetrics: Sendable {
             advance("relais_ice_consent_expiries_total") { $0.consentExpiries }
             advance("relais_transports_opened_total") { $0.transportsOpened }
             advance("relais_transports_closed_total") { $0.transportsClosed }
-            // Hostile-participant limits of the media path, one series per named drop reason.
-            let drop = "relais_media_drops_total"
-            advance(drop, [("reason", "nack_repeat")]) { $0.nackRepeats }
-            advance(drop, [("reason", "nack_over_budget")]) { $0.nackOverBudget }
-            advance(drop, [("reason", "rtp_duplicate")]) { $0.rtpDuplicates }
-            advance(drop, [("reason", "rtp_too_old")]) { $0.rtpTooOld }
-            advance(drop, [("reason", "socket_unwritable")]) { $0.unwritableDrops }
-            advance(drop, [("reason", "ssrc_limit")]) { $0.drops[.ssrcLimit] ?? 0 }
-            advance(drop, [("reason", "address_move_refused")]) { $0.addressMovesRefused }
+            // Every place the media path drops a packet, one series per named reason.
+            for (now, before) in zip(counters.namedDrops, previous.namedDrops) {
+                let counter = Counter(label: "relais_media_drops_total", dimensions: [loop, ("reason", now.reason)], factory: factory)
+                if now.count > before.count { counter.increment(by: Int64(now.count - before.count)) }
+            }
         }
         // The relay's own added latency (receive to flush), sampled in the loops since their last reset.
         for stats in sample.relay {
@@ -157,6 +154,65 @@ public final class ServerMetrics: Sendable {
 }
 
 extension MediaLoopCounters {
+    /// Every place between the socket and a subscriber where the media path drops a packet, by
+    /// name, always in this order and always all of them (a reason that never happened reads 0):
+    /// the one list behind the admin API's `drops` and /metrics' `relais_media_drops_total{reason}`.
+    public var namedDrops: [(reason: String, count: Int)] {
+        var srtp = (authentication: 0, replay: 0, malformed: 0, other: 0)
+        var transport = (unvalidated: 0, notConnected: 0, unknown: 0, closed: 0, ssrcLimit: 0, stun: 0)
+        for (reason, count) in drops {
+            switch reason {
+            case .srtp(.authenticationFailed): srtp.authentication += count
+            case .srtp(.replayed): srtp.replay += count
+            case .srtp(.malformed), .srtp(.noRoomForTag): srtp.malformed += count
+            case .srtp: srtp.other += count
+            case .unvalidatedSource: transport.unvalidated += count
+            case .notConnected: transport.notConnected += count
+            case .unknownPacket: transport.unknown += count
+            case .closed: transport.closed += count
+            case .ssrcLimit: transport.ssrcLimit += count
+            case .stun: transport.stun += count
+            }
+        }
+        func forward(_ reason: DownTrackDropReason) -> Int { forwardDrops[reason] ?? 0 }
+        return [
+            // Before any transport: the kernel, and datagrams no transport claims.
+            ("socket_receive_buffer", socketReceiveDrops),
+            ("unrouted", unrouted),
+            // A transport refuses it.
+            ("unvalidated_source", transport.unvalidated),
+            ("not_connected", transport.notConnected),
+            ("unknown_packet", transport.unknown),
+            ("transport_closed", transport.closed),
+            ("stun_refused", transport.stun),
+            ("ssrc_limit", transport.ssrcLimit),
+            ("srtp_authentication", srtp.authentication),
+            ("srtp_replay", srtp.replay),
+            ("srtp_malformed", srtp.malformed),
+            ("srtp_other", srtp.other),
+            ("address_move_refused", addressMovesRefused),
+            // The publisher's stream.
+            ("rtp_duplicate", rtpDuplicates),
+            ("rtp_too_old", rtpTooOld),
+            // A subscriber's down track.
+            ("keyframe_gating", forward(.waitingForKeyframe)),
+            ("forward_predates_source", forward(.predatesSource)),
+            ("forward_duplicate", forward(.duplicate)),
+            ("forward_too_old", forward(.tooOld)),
+            ("forward_unknown_payload_type", forward(.unknownPayloadType)),
+            ("forward_malformed", forward(.malformed)),
+            // Retransmissions not sent.
+            ("nack_repeat", nackRepeats),
+            ("nack_over_budget", nackOverBudget),
+            // On the way out.
+            ("srtp_protect_refused", protectRefused),
+            ("socket_unwritable", unwritableDrops),
+        ]
+    }
+
+    /// The names of every drop reason, in `namedDrops` order.
+    public static var dropReasons: [String] { MediaLoopCounters().namedDrops.map(\.reason) }
+
     /// SRTP/SRTCP datagrams refused: authentication failures, replays and malformed packets.
     var srtpFailures: Int {
         drops.reduce(0) { sum, entry in
