@@ -1,7 +1,7 @@
 # Relais developer commands. `make test` is the test command CI runs (.ci/run).
 SWIFT ?= swift
 
-.PHONY: test check-imports unit benchmarks-check benchmarks macro-benchmark soak build run fuzz fuzz-ci
+.PHONY: test check-imports unit benchmarks-check benchmarks macro-benchmark macro-benchmark-webrtcbin soak build run fuzz fuzz-ci
 
 ## Package.swift's dependencies against the imports, unit, integration and end-to-end tests, the
 ## allocation thresholds of the benchmarks, then every fuzz target briefly (a new trap on network
@@ -30,6 +30,11 @@ benchmarks:
 ## 10x3 rooms x subscribers); one line per load point, JSON in Benchmarks/Macro/results.json.
 macro-benchmark:
 	python3 Benchmarks/Macro/run.py
+
+## The relay driven by GStreamer's webrtcbin (AES-CM), 10 rooms x 3, in a network namespace (root).
+macro-benchmark-webrtcbin:
+	$(SWIFT) build -c release --product relais-server
+	unshare -n /usr/bin/python3 Benchmarks/Macro/webrtcbin_load.py --server-bin .build/release/relais-server
 
 ## Not in CI: 10 rooms x 3 for 30 minutes; resident memory at minutes 5 and 30, participants dropped.
 soak:
