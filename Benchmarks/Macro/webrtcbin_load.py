@@ -13,8 +13,8 @@ decoding. The media is encoded once with ffmpeg and cached. After every expert r
 a warm-up, it measures over a window:
 
   - the relay's CPU (utime+stime of its process) per forwarded packet, from its own counters;
-  - the loss the experts' RTP sessions count (webrtcbin's inbound-rtp statistics: expected by
-    sequence number minus received), per kind;
+  - the loss the experts see, per kind: expected by RTP sequence number minus received, from
+    what each expert's pipeline delivers (`SequenceCounter`);
   - the relay's drop reasons (GET /v1/admin/media) and the kernel's UDP errors in the namespace.
 
 Prints one JSON object. Debian's python3 (python3-gi, python3-websockets, gstreamer1.0-nice,
