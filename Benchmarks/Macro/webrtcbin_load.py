@@ -214,6 +214,9 @@ async def run(args, server, video, audio):
     cpu0, media0, udp0, stats0, t0 = await loop.run_in_executor(None, sample)
     await asyncio.sleep(args.window)
     cpu1, media1, udp1, stats1, t1 = await loop.run_in_executor(None, sample)
+    # A stream that stopped loses nothing by sequence numbers: who still receives, a second later.
+    await asyncio.sleep(1)
+    still = sum(1 for e, then in zip(experts, stats1) if e.counted().get("video", (0, 0))[1] > then.get("video", (0, 0))[1])
     for task in tasks:
         task.cancel()
 
@@ -230,12 +233,14 @@ async def run(args, server, video, audio):
     return {
         "generator": "webrtcbin, %s" % Gst.version_string(),
         "rooms": args.rooms, "experts_per_room": args.experts, "window_s": round(t1 - t0, 2),
-        "experts_receiving": receiving, "experts": len(experts),
+        "experts_receiving": receiving, "experts_receiving_at_end": still, "experts": len(experts),
         "forwarded_per_s": round(forwarded / (t1 - t0), 1),
         "cpu_us_per_forwarded_packet": round(1e6 * (cpu1 - cpu0) / forwarded, 2) if forwarded else None,
         "server_cpu_percent": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
         "loss": loss_of(stats0, stats1),
         "relay_drops": drops,
+        "relay_transports": {key: total_of(media1, key) - total_of(media0, key)
+                             for key in ("transportsOpened", "transportsClosed", "consentExpiries", "dtlsFailures")},
         "udp_errors": {k: udp1.get(k, 0) - udp0.get(k, 0) for k in ("InDatagrams", "InErrors", "RcvbufErrors", "SndbufErrors", "OutDatagrams")},
         "relay_latency_p99_us": max((l.get("latencyMicrosecondsP99") or 0) for l in media1.get("loops", [{}])),
     }

@@ -94,7 +94,10 @@ public final class WebRTCTransport {
         let kind = PacketClass.classify(datagram)
         if kind == .stun { return handleSTUN(datagram, from: source, now: now) }
         let result = session.handleDatagram(buffer, length: length, kind: kind, validated: ice.isValidated(source), now: now)
-        if kind == .dtls { drainSession() }
+        switch result {
+        case .rtcp: ice.refreshConsent(authenticatedFrom: source, now: now)
+        case .rtp, .handled, .dropped: if kind == .dtls { drainSession() }
+        }
         return result
     }
 

@@ -132,6 +132,33 @@ final class Link {
         run(until: { relay.isConnected && peer.srtp != nil })
     }
 
+    /// An SRTCP receiver report from the peer.
+    func protectedRTCP() -> [UInt8] {
+        let report: [UInt8] = [0x80, 201, 0, 1, 0, 0, 0xCA, 0xFE]
+        var bytes = report + [UInt8](repeating: 0, count: SRTPSession.maxTrailer)
+        let n = bytes.withUnsafeMutableBytes { try! peer.srtp!.outbound.protectRTCP($0, length: report.count) }
+        return Array(bytes.prefix(n))
+    }
+
+    /// Advances the clock by `duration` in 100 ms steps, running only the relay's timers; true if
+    /// the relay closed the transport for lapsed consent meanwhile.
+    func idle(_ duration: Duration, every period: Duration? = nil, send: (() -> Void)? = nil) -> Bool {
+        let end = now + duration
+        var nextSend = now
+        while now < end {
+            now = now + .milliseconds(100)
+            if let period, let send, now >= nextSend {
+                send()
+                nextSend = now + period
+            }
+            if let deadline = relay.nextDeadline, deadline <= now { relay.handleTimeout(now: now) }
+            while let event = relay.pollEvent() {
+                if case .closed(let why) = event, why.contains("consent") { return true }
+            }
+        }
+        return false
+    }
+
     /// An SRTP packet from the peer with sequence number `seq`.
     func protectedRTP(seq: UInt16, payload: [UInt8] = [UInt8](repeating: 0x42, count: 200)) -> [UInt8] {
         let packet = RTPPacket(payloadType: PayloadType(96), sequenceNumber: SequenceNumber(seq), timestamp: UInt32(seq) * 3000, ssrc: SSRC(0xCAFE), payload: payload)
@@ -271,6 +298,31 @@ enum DTLSFailureKind: CaseIterable, Sendable {
         #expect(bystander.toRelay(packet) == .rtp(length: packet.count - 16))
         let victimPacket = victim.protectedRTP(seq: 8)
         #expect(victim.toRelay(victimPacket) == .rtp(length: victimPacket.count - 16))
+    }
+
+    /// A peer that keeps its pair alive with Binding Indications only (libnice under GStreamer
+    /// 1.22's webrtcbin) sends no check after nominating, but sends RTCP: authenticated SRTCP from
+    /// its validated address keeps its consent; the same report from elsewhere, an indication, or
+    /// SRTCP that does not authenticate does not, and once the reports stop the transport closes
+    /// within the timeout.
+    @Test func authenticatedRTCPKeepsConsentOfAPeerThatSendsNoChecks() throws {
+        let link = try Link.make(consentTimeout: .seconds(5))
+        link.connect()
+        let report = link.protectedRTCP()
+        #expect(link.toRelay(report) == .rtcp(length: 8))
+        // 20 s, four consent timeouts, with a fresh report every second and no ICE check.
+        #expect(!link.idle(.seconds(20), every: .seconds(1)) { _ = link.toRelay(link.protectedRTCP()) })
+        #expect(!link.relay.isClosed)
+        // Forged reports (a flipped tag) and an indication refresh nothing.
+        var forged = link.protectedRTCP()
+        forged[forged.count - 1] ^= 1
+        // A Binding Indication (RFC 5389 §6: class 01, method 1), header only.
+        let indication: [UInt8] = [0x00, 0x11, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42] + [UInt8](repeating: 7, count: 12)
+        let stopped = link.idle(.seconds(8), every: .seconds(1)) {
+            _ = link.toRelay(forged)
+            _ = link.toRelay(indication)
+        }
+        #expect(stopped, "only authenticated RTCP from the validated address counts")
     }
 
     @Test func consentExpiryClosesTheTransportWithinTimeoutPlusOneSecond() throws {

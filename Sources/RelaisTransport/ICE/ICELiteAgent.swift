@@ -152,6 +152,22 @@ public struct ICELiteAgent: Sendable {
         pendingEvents.append(.consentExpired(lastConsent: lastConsent))
     }
 
+    /// Authenticated SRTCP arrived from `source`: when that address passed a check, the peer is
+    /// still there and still wants media, so its consent is refreshed as a check would.
+    ///
+    /// Why: RFC 7675 consent is the sender's own check that its peer still wants traffic; a lite
+    /// agent sends no checks and relies on the peer's. Browsers send a consent request every few
+    /// seconds, but an agent that keeps its pair alive with RFC 8445 §11 Binding Indications only
+    /// (libnice under GStreamer 1.22's webrtcbin, in many carts) sends no request after nominating,
+    /// and its transport would be closed after `consentTimeout` in the middle of a consultation.
+    /// Its RTCP (mandatory, RFC 3550 §6) carries the SRTP keys' proof instead: nobody off the path
+    /// can forge it, and a peer that leaves stops both.
+    public mutating func refreshConsent(authenticatedFrom source: TransportAddress, now: Instant) {
+        guard !isClosed, let index = validated.firstIndex(of: source) else { return }
+        lastConsent = now
+        validatedAt[index] = now
+    }
+
     /// Starts the consent clock for a transport that has not been checked yet, so a peer that never
     /// connects is also reaped.
     public mutating func armConsent(now: Instant) {
